@@ -1,0 +1,314 @@
+/**
+ * A real Kubernetes control plane for tests: etcd and kube-apiserver (built from Go modules by
+ * hack/build-control-plane.sh) on free loopback ports, with RBAC on, as envtest runs them. No
+ * controller-manager: no garbage collection, namespaces never finish deleting, no default ServiceAccount.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { freePort, waitFor } from './net.ts';
+import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
+import { repoRoot } from './paths.ts';
+
+export interface ControlPlaneOptions {
+  /** Directories or files of CRD YAML to install once the API server is up. Default: manifests/crds. */
+  crdPaths?: string[];
+  startTimeoutMs?: number;
+}
+
+/** Where hack/build-control-plane.sh keeps the binaries (it owns the versions). */
+export async function controlPlaneBinDir(): Promise<string> {
+  if (process.env.GCO_ENVTEST_BIN_DIR) return process.env.GCO_ENVTEST_BIN_DIR;
+  const out = await runOk('bash', [join(repoRoot, 'hack/build-control-plane.sh'), '--print-dir']);
+  return out.trim();
+}
+
+async function requireBinaries(): Promise<Record<'etcd' | 'kubeApiserver' | 'kubectl', string>> {
+  const dir = await controlPlaneBinDir();
+  const bins = {
+    etcd: join(dir, 'etcd'),
+    kubeApiserver: join(dir, 'kube-apiserver'),
+    kubectl: join(dir, 'kubectl'),
+  };
+  const missing = Object.values(bins).filter((b) => !existsSync(b));
+  if (missing.length > 0) {
+    throw new Error(
+      `The test control plane is not built: missing ${missing.join(', ')}.\n` +
+        'Run `npm run setup` (or `bash hack/build-control-plane.sh`) once; it builds etcd, kube-apiserver and ' +
+        'kubectl from Go modules (needs Go >= 1.26 and the Go module proxy; 15-30 minutes the first time).',
+    );
+  }
+  return bins;
+}
+
+export class ControlPlane {
+  readonly root: string;
+  readonly kubectlPath: string;
+  /** Admin (system:masters) kubeconfig, as a file for kubectl and other processes. */
+  readonly kubeconfigPath: string;
+  readonly server: string;
+  private readonly processes: ManagedProcess[];
+  private readonly caData: string;
+  private readonly adminToken: string;
+
+  private constructor(init: {
+    root: string;
+    kubectlPath: string;
+    kubeconfigPath: string;
+    server: string;
+    processes: ManagedProcess[];
+    caData: string;
+    adminToken: string;
+  }) {
+    this.root = init.root;
+    this.kubectlPath = init.kubectlPath;
+    this.kubeconfigPath = init.kubeconfigPath;
+    this.server = init.server;
+    this.processes = init.processes;
+    this.caData = init.caData;
+    this.adminToken = init.adminToken;
+  }
+
+  static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+    const bins = await requireBinaries();
+    const root = await mkdtemp(join(tmpdir(), 'gco-control-plane-'));
+    const processes: ManagedProcess[] = [];
+    try {
+      const timeoutMs = options.startTimeoutMs ?? 60_000;
+      const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+      const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+      const etcd = startProcess(
+        bins.etcd,
+        [
+          `--data-dir=${join(root, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+          `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+          '--unsafe-no-fsync',
+          '--log-level=warn',
+        ],
+        join(root, 'etcd.log'),
+      );
+      processes.push(etcd);
+      await waitFor(async () => (await fetch(`${etcdUrl}/health`)).ok, {
+        timeoutMs,
+        describe: async () => `etcd did not become healthy:\n${await tail(etcd.logPath)}`,
+      });
+
+      const certDir = join(root, 'certs');
+      await mkdir(certDir, { recursive: true });
+      const adminToken = randomBytes(24).toString('hex');
+      const tokenFile = join(root, 'tokens.csv');
+      await writeFile(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+      const saKey = join(root, 'sa.key');
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+
+      const apiserver = startProcess(
+        bins.kubeApiserver,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          `--cert-dir=${certDir}`,
+          `--secure-port=${apiPort}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          '--disable-admission-plugins=ServiceAccount',
+          '--authorization-mode=RBAC',
+          `--token-auth-file=${tokenFile}`,
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          `--service-account-key-file=${saKey}`,
+          `--service-account-signing-key-file=${saKey}`,
+          '--v=0',
+        ],
+        join(root, 'kube-apiserver.log'),
+      );
+      processes.push(apiserver);
+      const server = `https://127.0.0.1:${apiPort}`;
+      const certPath = join(certDir, 'apiserver.crt');
+      await waitFor(async () => existsSync(certPath), {
+        timeoutMs,
+        describe: async () => `kube-apiserver wrote no serving certificate:\n${await tail(apiserver.logPath)}`,
+      });
+      const caData = Buffer.from(await readFile(certPath)).toString('base64');
+      const kubeconfigPath = join(root, 'admin.kubeconfig');
+      const plane = new ControlPlane({
+        root,
+        kubectlPath: bins.kubectl,
+        kubeconfigPath,
+        server,
+        processes,
+        caData,
+        adminToken,
+      });
+      await writeFile(kubeconfigPath, plane.kubeConfigFor('admin', adminToken).exportConfig(), { mode: 0o600 });
+
+      const core = plane.admin().makeApiClient(k8s.CoreV1Api);
+      await waitFor(
+        async () => {
+          if ((await plane.rawGet('/readyz')).status !== 200) return false;
+          await core.readNamespace({ name: 'default' });
+          return true;
+        },
+        {
+          timeoutMs,
+          intervalMs: 200,
+          describe: async () => `kube-apiserver did not become ready:\n${await tail(apiserver.logPath)}`,
+        },
+      );
+      await plane.installCrds(options.crdPaths ?? [join(repoRoot, 'manifests/crds')]);
+      return plane;
+    } catch (error) {
+      await Promise.all(processes.map((p) => p.stop()));
+      throw error;
+    }
+  }
+
+  /** A KubeConfig for the admin user (group system:masters). */
+  admin(): k8s.KubeConfig {
+    return this.kubeConfigFor('admin', this.adminToken);
+  }
+
+  kubeConfigFor(user: string, token: string, namespace?: string): k8s.KubeConfig {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'envtest', server: this.server, caData: this.caData, skipTLSVerify: false }],
+      users: [{ name: user, token }],
+      contexts: [{ name: 'envtest', cluster: 'envtest', user, ...(namespace ? { namespace } : {}) }],
+      currentContext: 'envtest',
+    });
+    return kc;
+  }
+
+  /**
+   * A KubeConfig authenticated as a ServiceAccount (a real bound token from the TokenRequest API), so
+   * requests get exactly that ServiceAccount's RBAC. Creates the namespace and ServiceAccount if needed.
+   */
+  async serviceAccountKubeConfig(namespace: string, name: string): Promise<{ kubeConfig: k8s.KubeConfig; path: string }> {
+    await this.ensureNamespace(namespace);
+    const core = this.admin().makeApiClient(k8s.CoreV1Api);
+    await createIfMissing(() => core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }));
+    const token = await core.createNamespacedServiceAccountToken({
+      name,
+      namespace,
+      body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } },
+    });
+    const value = token.status?.token;
+    if (!value) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+    const kubeConfig = this.kubeConfigFor(`system:serviceaccount:${namespace}:${name}`, value, namespace);
+    const path = join(this.root, `sa-${namespace}-${name}.kubeconfig`);
+    await writeFile(path, kubeConfig.exportConfig(), { mode: 0o600 });
+    return { kubeConfig, path };
+  }
+
+  async ensureNamespace(name: string): Promise<void> {
+    const core = this.admin().makeApiClient(k8s.CoreV1Api);
+    await createIfMissing(() => core.createNamespace({ body: { metadata: { name } } }));
+  }
+
+  /** Applies every CRD in the given files or directories and waits until discovery serves them. */
+  async installCrds(paths: string[]): Promise<void> {
+    const docs: k8s.V1CustomResourceDefinition[] = [];
+    for (const path of paths) {
+      const files = path.endsWith('.yaml') ? [path] : (await readdir(path)).filter((f) => f.endsWith('.yaml')).map((f) => join(path, f));
+      for (const file of files) {
+        for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
+          const obj = doc.toJS() as k8s.V1CustomResourceDefinition | null;
+          if (obj?.kind === 'CustomResourceDefinition') docs.push(obj);
+        }
+      }
+    }
+    const client = k8s.KubernetesObjectApi.makeApiClient(this.admin());
+    for (const crd of docs) {
+      try {
+        await client.create(crd);
+      } catch (error) {
+        if (statusCode(error) !== 409) throw error;
+        const current = await client.read(crd as k8s.KubernetesObject & { metadata: { name: string } });
+        await client.replace({ ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } });
+      }
+    }
+    const ext = this.admin().makeApiClient(k8s.ApiextensionsV1Api);
+    for (const crd of docs) {
+      const name = crd.metadata?.name ?? '';
+      await waitFor(
+        async () => {
+          const got = await ext.readCustomResourceDefinition({ name });
+          return (got.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+        },
+        { timeoutMs: 30_000, describe: () => `CRD ${name} was not established` },
+      );
+      const { group, versions, names } = crd.spec;
+      for (const v of versions.filter((x) => x.served)) {
+        await waitFor(
+          async () => {
+            const res = await this.rawGet(`/apis/${group}/${v.name}`);
+            if (res.status !== 200) return false;
+            const body = JSON.parse(res.body) as { resources?: Array<{ name: string }> };
+            return (body.resources ?? []).some((r) => r.name === names.plural);
+          },
+          { timeoutMs: 30_000, describe: () => `discovery does not serve ${names.plural}.${group}/${v.name}` },
+        );
+      }
+    }
+  }
+
+  /** Runs the real kubectl against this control plane (admin unless another kubeconfig is given). */
+  async kubectl(args: string[], opts: { input?: string; kubeconfig?: string } = {}) {
+    return run(this.kubectlPath, args, {
+      input: opts.input,
+      env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? this.kubeconfigPath },
+    });
+  }
+
+  /** A GET as admin, verifying the API server's certificate, for endpoints the typed clients lack. */
+  rawGet(path: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsGet(
+        `${this.server}${path}`,
+        { ca: Buffer.from(this.caData, 'base64'), headers: { authorization: `Bearer ${this.adminToken}` } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const p of [...this.processes].reverse()) await p.stop();
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export function statusCode(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'number') return error.code;
+  return undefined;
+}
+
+async function createIfMissing(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (error) {
+    if (statusCode(error) !== 409) throw error;
+  }
+}
+
+async function tail(path: string, lines = 40): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * A real SSH git server for tests: Debian's OpenSSH sshd on a loopback port with its own host key and an
+ * authorized client key. Like hosting services, it serves only git commands, and maps
+ * `ssh://<user>@127.0.0.1:<port>/<name>` to `<root>/<name>`.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { userInfo, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from './net.ts';
+import { type ManagedProcess, runOk, startProcess } from './processes.ts';
+
+const sshdPath = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => existsSync(p));
+
+export interface SshKeyPair {
+  privateKeyPath: string;
+  privateKey: string;
+  publicKey: string;
+}
+
+export async function generateSshKey(dir: string, name: string): Promise<SshKeyPair> {
+  const privateKeyPath = join(dir, name);
+  await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', privateKeyPath]);
+  return {
+    privateKeyPath,
+    privateKey: await readFile(privateKeyPath, 'utf8'),
+    publicKey: (await readFile(`${privateKeyPath}.pub`, 'utf8')).trim(),
+  };
+}
+
+export class SshGitServer {
+  readonly root: string;
+  readonly user = userInfo().username;
+  port = 0;
+  /** The key clients use to log in. */
+  clientKey!: SshKeyPair;
+  /** A `known_hosts` line for this server's host key. */
+  knownHosts = '';
+  private dir = '';
+  private process: ManagedProcess | undefined;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  url(name: string): string {
+    return `ssh://${this.user}@127.0.0.1:${this.port}/${name}`;
+  }
+
+  async start(): Promise<this> {
+    if (!sshdPath) {
+      throw new Error(
+        'sshd is not installed: the SSH git server needs OpenSSH. Run `npm run setup` or `apt-get install -y openssh-server`.',
+      );
+    }
+    this.dir = await mkdtemp(join(tmpdir(), 'gco-sshd-'));
+    await chmod(this.dir, 0o700);
+    this.port = await freePort();
+    const hostKey = await generateSshKey(this.dir, 'host_ed25519');
+    this.clientKey = await generateSshKey(this.dir, 'client_ed25519');
+    this.knownHosts = `[127.0.0.1]:${this.port} ${hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`;
+    const shell = join(this.dir, 'git-shell.sh');
+    await writeFile(
+      shell,
+      [
+        '#!/bin/sh',
+        '# Serves only git commands, with paths relative to the repository root.',
+        'set -f',
+        'case "$SSH_ORIGINAL_COMMAND" in',
+        '  "git-upload-pack "*|"git-receive-pack "*|"git-upload-archive "*) ;;',
+        '  *) echo "this server only serves git" >&2; exit 1 ;;',
+        'esac',
+        'cmd=${SSH_ORIGINAL_COMMAND%% *}',
+        "repo=$(printf '%s' \"${SSH_ORIGINAL_COMMAND#* }\" | sed \"s/^'//; s/'\\$//; s#^/*##\")",
+        'case "/$repo/" in */../*) echo "bad path" >&2; exit 1 ;; esac',
+        `exec $cmd "${this.root}/$repo"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    await writeFile(join(this.dir, 'authorized_keys'), `restrict ${this.clientKey.publicKey}\n`, { mode: 0o600 });
+    const config = join(this.dir, 'sshd_config');
+    await writeFile(
+      config,
+      [
+        `Port ${this.port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey.privateKeyPath}`,
+        `PidFile ${join(this.dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,
+        `AllowUsers ${this.user}`,
+        'StrictModes no',
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication yes',
+        'PermitRootLogin prohibit-password',
+        'AcceptEnv GIT_PROTOCOL',
+        `ForceCommand ${shell}`,
+        'LogLevel ERROR',
+        '',
+      ].join('\n'),
+    );
+    // As root, sshd insists on its privilege-separation directory.
+    if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    this.process = startProcess(sshdPath, ['-D', '-e', '-f', config], join(this.dir, 'sshd.log'));
+    await waitFor(async () => existsSync(join(this.dir, 'sshd.pid')), {
+      timeoutMs: 10_000,
+      describe: async () => `sshd did not start:\n${await readFile(join(this.dir, 'sshd.log'), 'utf8').catch(() => '')}`,
+    });
+    return this;
+  }
+
+  /** Environment for a git command that talks to this server with the client key and pinned host key. */
+  async gitEnvironment(opts: { knownHosts?: string } = {}): Promise<NodeJS.ProcessEnv> {
+    const knownHostsPath = join(this.dir, `known_hosts_${Math.random().toString(36).slice(2)}`);
+    await writeFile(knownHostsPath, `${opts.knownHosts ?? this.knownHosts}\n`, { mode: 0o600 });
+    return {
+      ...process.env,
+      GIT_SSH_COMMAND: [
+        'ssh -F /dev/null',
+        `-i ${this.clientKey.privateKeyPath}`,
+        '-o IdentitiesOnly=yes',
+        `-o UserKnownHostsFile=${knownHostsPath}`,
+        '-o GlobalKnownHostsFile=/dev/null',
+        '-o StrictHostKeyChecking=yes',
+        '-o BatchMode=yes',
+      ].join(' '),
+      GIT_TERMINAL_PROMPT: '0',
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
