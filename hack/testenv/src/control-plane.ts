@@ -5,15 +5,15 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { freePort, waitFor } from './net.ts';
-import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
 import { repoRoot } from './paths.ts';
+import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
 
 export interface ControlPlaneOptions {
   /** Directories or files of CRD YAML to install once the API server is up. Default: manifests/crds. */
@@ -192,7 +192,10 @@ export class ControlPlane {
    * A KubeConfig authenticated as a ServiceAccount (a real bound token from the TokenRequest API), so
    * requests get exactly that ServiceAccount's RBAC. Creates the namespace and ServiceAccount if needed.
    */
-  async serviceAccountKubeConfig(namespace: string, name: string): Promise<{ kubeConfig: k8s.KubeConfig; path: string }> {
+  async serviceAccountKubeConfig(
+    namespace: string,
+    name: string,
+  ): Promise<{ kubeConfig: k8s.KubeConfig; path: string }> {
     await this.ensureNamespace(namespace);
     const core = this.admin().makeApiClient(k8s.CoreV1Api);
     await createIfMissing(() => core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }));
@@ -218,7 +221,9 @@ export class ControlPlane {
   async installCrds(paths: string[]): Promise<void> {
     const docs: k8s.V1CustomResourceDefinition[] = [];
     for (const path of paths) {
-      const files = path.endsWith('.yaml') ? [path] : (await readdir(path)).filter((f) => f.endsWith('.yaml')).map((f) => join(path, f));
+      const files = path.endsWith('.yaml')
+        ? [path]
+        : (await readdir(path)).filter((f) => f.endsWith('.yaml')).map((f) => join(path, f));
       for (const file of files) {
         for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
           const obj = doc.toJS() as k8s.V1CustomResourceDefinition | null;
@@ -233,7 +238,10 @@ export class ControlPlane {
       } catch (error) {
         if (statusCode(error) !== 409) throw error;
         const current = await client.read(crd as k8s.KubernetesObject & { metadata: { name: string } });
-        await client.replace({ ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } });
+        await client.replace({
+          ...crd,
+          metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion },
+        });
       }
     }
     const ext = this.admin().makeApiClient(k8s.ApiextensionsV1Api);

@@ -95,7 +95,7 @@ export class GitHttpServer {
     const isPush = service === 'git-receive-pack';
     const user = this.authenticate(req.headers.authorization);
     const record = (status: number) =>
-      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, service, user: user ?? undefined, status });
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, service, user: user || undefined, status });
 
     if (user === false || (user === undefined && this.auth && (isPush || !this.auth.anonymousRead))) {
       record(401);
@@ -160,7 +160,12 @@ export class GitHttpServer {
       HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_CONFIG_COUNT: String(config.length),
-      ...Object.fromEntries(config.flatMap(([k, v], i) => [[`GIT_CONFIG_KEY_${i}`, k], [`GIT_CONFIG_VALUE_${i}`, v]])),
+      ...Object.fromEntries(
+        config.flatMap(([k, v], i) => [
+          [`GIT_CONFIG_KEY_${i}`, k],
+          [`GIT_CONFIG_VALUE_${i}`, v],
+        ]),
+      ),
     };
     if (req.headers['content-length']) env.CONTENT_LENGTH = String(req.headers['content-length']);
     return new Promise((resolve, reject) => {

@@ -3,9 +3,9 @@
  * ends, whether tests pass, fail, or the run is interrupted (SIGINT/SIGTERM). Each is started in its own
  * process group so that its own children (git, sshd sessions) go with it.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 
 const running = new Set<ChildProcess>();
 

@@ -5,11 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { userInfo, tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from './net.ts';
 import { type ManagedProcess, runOk, startProcess } from './processes.ts';
 
+const gitShell = join(import.meta.dirname, 'git-ssh-shell.sh');
 const sshdPath = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => existsSync(p));
 
 export interface SshKeyPair {
@@ -59,25 +60,6 @@ export class SshGitServer {
     const hostKey = await generateSshKey(this.dir, 'host_ed25519');
     this.clientKey = await generateSshKey(this.dir, 'client_ed25519');
     this.knownHosts = `[127.0.0.1]:${this.port} ${hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`;
-    const shell = join(this.dir, 'git-shell.sh');
-    await writeFile(
-      shell,
-      [
-        '#!/bin/sh',
-        '# Serves only git commands, with paths relative to the repository root.',
-        'set -f',
-        'case "$SSH_ORIGINAL_COMMAND" in',
-        '  "git-upload-pack "*|"git-receive-pack "*|"git-upload-archive "*) ;;',
-        '  *) echo "this server only serves git" >&2; exit 1 ;;',
-        'esac',
-        'cmd=${SSH_ORIGINAL_COMMAND%% *}',
-        "repo=$(printf '%s' \"${SSH_ORIGINAL_COMMAND#* }\" | sed \"s/^'//; s/'\\$//; s#^/*##\")",
-        'case "/$repo/" in */../*) echo "bad path" >&2; exit 1 ;; esac',
-        `exec $cmd "${this.root}/$repo"`,
-        '',
-      ].join('\n'),
-      { mode: 0o755 },
-    );
     await writeFile(join(this.dir, 'authorized_keys'), `restrict ${this.clientKey.publicKey}\n`, { mode: 0o600 });
     const config = join(this.dir, 'sshd_config');
     await writeFile(
@@ -96,7 +78,7 @@ export class SshGitServer {
         'PubkeyAuthentication yes',
         'PermitRootLogin prohibit-password',
         'AcceptEnv GIT_PROTOCOL',
-        `ForceCommand ${shell}`,
+        `ForceCommand GCO_GIT_ROOT='${this.root}' ${gitShell}`,
         'LogLevel ERROR',
         '',
       ].join('\n'),
@@ -106,7 +88,8 @@ export class SshGitServer {
     this.process = startProcess(sshdPath, ['-D', '-e', '-f', config], join(this.dir, 'sshd.log'));
     await waitFor(async () => existsSync(join(this.dir, 'sshd.pid')), {
       timeoutMs: 10_000,
-      describe: async () => `sshd did not start:\n${await readFile(join(this.dir, 'sshd.log'), 'utf8').catch(() => '')}`,
+      describe: async () =>
+        `sshd did not start:\n${await readFile(join(this.dir, 'sshd.log'), 'utf8').catch(() => '')}`,
     });
     return this;
   }

@@ -3,12 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createBareRepository,
-  generatedFilePath,
   GitHttpServer,
+  generatedFilePath,
+  generateSshKey,
   run,
   runOk,
   SshGitServer,
-  generateSshKey,
   tempDir,
 } from '../src/index.ts';
 
@@ -27,7 +27,17 @@ function withBasic(user: string, password: string): NodeJS.ProcessEnv {
 async function commitAndPush(clone: string, env: NodeJS.ProcessEnv, file: string, content: string) {
   await writeFile(join(clone, file), content);
   await runOk('git', ['-C', clone, 'add', file]);
-  await runOk('git', ['-C', clone, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', `add ${file}`]);
+  await runOk('git', [
+    '-C',
+    clone,
+    '-c',
+    'user.name=T',
+    '-c',
+    'user.email=t@example.com',
+    'commit',
+    '-qm',
+    `add ${file}`,
+  ]);
   return run('git', ['-C', clone, 'push', 'origin', 'HEAD:main'], { env });
 }
 
@@ -70,9 +80,14 @@ describe('git test servers', () => {
       });
       assert.notEqual(wrong.code, 0);
       assert.match(wrong.stderr, /401|Authentication failed|could not read Username/);
-      const missing = await run('git', ['clone', '-q', server.url('config.git'), join(root, 'missing')], { env: quietGit });
+      const missing = await run('git', ['clone', '-q', server.url('config.git'), join(root, 'missing')], {
+        env: quietGit,
+      });
       assert.notEqual(missing.code, 0);
-      assert.ok(server.requests.some((r) => r.status === 401 && r.user === undefined), 'a 401 for the anonymous request');
+      assert.ok(
+        server.requests.some((r) => r.status === 401 && r.user === undefined),
+        'a 401 for the anonymous request',
+      );
       assert.ok(!server.requests.some((r) => r.status === 200 && r.user === undefined));
     });
 
@@ -91,7 +106,13 @@ describe('git test servers', () => {
     });
 
     async function blobCount(gitDir: string): Promise<number> {
-      const out = await runOk('git', ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objecttype)']);
+      const out = await runOk('git', [
+        '--git-dir',
+        gitDir,
+        'cat-file',
+        '--batch-all-objects',
+        '--batch-check=%(objecttype)',
+      ]);
       return out.split('\n').filter((t) => t === 'blob').length;
     }
 
@@ -99,7 +120,9 @@ describe('git test servers', () => {
       const server = await new GitHttpServer({ root: join(root, 'repos'), partialClone: true }).start();
       try {
         const clone = join(root, 'blobless.git');
-        await runOk('git', ['clone', '-q', '--bare', '--filter=blob:none', server.url('big.git'), clone], { env: quietGit });
+        await runOk('git', ['clone', '-q', '--bare', '--filter=blob:none', server.url('big.git'), clone], {
+          env: quietGit,
+        });
         assert.equal(await blobCount(clone), 0, 'no blobs are fetched up front');
         assert.equal((await runOk('git', ['--git-dir', clone, 'config', 'remote.origin.promisor'])).trim(), 'true');
         // A blob is fetched lazily, on demand, from the promisor remote.
@@ -145,7 +168,14 @@ describe('git test servers', () => {
       await runOk('git', ['clone', '-q', server.url('team/config.git'), clone], { env });
       const pushed = await commitAndPush(clone, env, 'ssh.txt', 'over ssh\n');
       assert.equal(pushed.code, 0, pushed.stderr);
-      const log = await runOk('git', ['--git-dir', join(root, 'repos/team/config.git'), 'log', '-1', '--format=%s', 'main']);
+      const log = await runOk('git', [
+        '--git-dir',
+        join(root, 'repos/team/config.git'),
+        'log',
+        '-1',
+        '--format=%s',
+        'main',
+      ]);
       assert.equal(log.trim(), 'add ssh.txt');
     });
 
@@ -168,9 +198,13 @@ describe('git test servers', () => {
     it('serves git commands only', async () => {
       const env = await server.gitEnvironment();
       const sshCommand = (env.GIT_SSH_COMMAND ?? '').split(' ');
-      const result = await run(sshCommand[0] ?? 'ssh', [...sshCommand.slice(1), '-p', String(server.port), `${server.user}@127.0.0.1`, 'id'], {
-        env,
-      });
+      const result = await run(
+        sshCommand[0] ?? 'ssh',
+        [...sshCommand.slice(1), '-p', String(server.port), `${server.user}@127.0.0.1`, 'id'],
+        {
+          env,
+        },
+      );
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /only serves git/);
     });

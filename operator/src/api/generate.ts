@@ -3,7 +3,7 @@
  *   node operator/src/api/generate.ts          write the files
  *   node operator/src/api/generate.ts --check  exit 1 if the committed files differ
  */
-import { readFileSync, writeFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrds } from './crd.ts';
 
@@ -26,7 +26,9 @@ function main(): void {
     stale.push(name);
     if (!check) writeFileSync(path, text);
   }
-  const extra = readdirSync(crdDirectory).filter((f) => f.endsWith('.yaml') && !rendered.has(f) && f !== 'kustomization.yaml');
+  const extra = readdirSync(crdDirectory).filter(
+    (f) => f.endsWith('.yaml') && !rendered.has(f) && f !== 'kustomization.yaml',
+  );
   if (check && (stale.length > 0 || extra.length > 0)) {
     console.error(`manifests/crds is out of date (${[...stale, ...extra].join(', ')}): run \`npm run generate\`.`);
     process.exit(1);

@@ -127,7 +127,7 @@ const Commit = (kind: 'GitCommit' | 'PullRequest') =>
           : Type.Optional(
               Type.String({
                 description:
-                  'Commit message of the pull request\'s commit. Default: the pull request title. Templated like the title.',
+                  "Commit message of the pull request's commit. Default: the pull request title. Templated like the title.",
                 minLength: 1,
                 maxLength: limits.message,
               }),
@@ -174,13 +174,15 @@ const Output = Type.Object(
 const ResourceReference = Type.Object(
   {
     apiVersion: Type.String({
-      description: "API version of the object, 'v1', 'apps/v1', 'monitoring.coreos.com/v1'. Resolved through discovery.",
+      description:
+        "API version of the object, 'v1', 'apps/v1', 'monitoring.coreos.com/v1'. Resolved through discovery.",
       minLength: 1,
       maxLength: 317,
       pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?v[0-9]+((alpha|beta)[0-9]+)?$',
     }),
     kind: Type.String({
-      description: "Kind of the object, 'ConfigMap', 'Deployment', 'PrometheusRule'. Any served kind, including CRDs and cluster-scoped kinds.",
+      description:
+        "Kind of the object, 'ConfigMap', 'Deployment', 'PrometheusRule'. Any served kind, including CRDs and cluster-scoped kinds.",
       minLength: 1,
       maxLength: 63,
       pattern: '^[A-Za-z][A-Za-z0-9]*$',
@@ -208,7 +210,7 @@ const ResourceReference = Type.Object(
         description:
           "For 'single-field' only: an exact key of .data/.binaryData ('tls.crt', 'alertmanager.yml'), or else a dotted " +
           "path from the object's root ('spec.replicas', 'metadata.labels.app', 'spec.containers.0.image', " +
-          "'metadata.annotations[\"example.com/team\"]').",
+          '\'metadata.annotations["example.com/team"]\').',
         minLength: 1,
         maxLength: limits.field,
       }),
@@ -251,10 +253,13 @@ const ResourceReference = Type.Object(
 const PullRequestFields = Type.Object(
   {
     title: Type.String({ description: 'Title of the pull request. Templated.', minLength: 1, maxLength: 256 }),
-    body: Type.Optional(Type.String({ description: 'Body of the pull request, Markdown. Templated.', maxLength: limits.message })),
+    body: Type.Optional(
+      Type.String({ description: 'Body of the pull request, Markdown. Templated.', maxLength: limits.message }),
+    ),
     branchPrefix: Type.Optional(
       Type.String({
-        description: "Prefix of the head branch, which is '<branchPrefix>-<YYYYMMDDhhmmss>' (UTC, the execution instant).",
+        description:
+          "Prefix of the head branch, which is '<branchPrefix>-<YYYYMMDDhhmmss>' (UTC, the execution instant).",
         default: 'git-change-operator',
         minLength: 1,
         maxLength: 200,
@@ -279,7 +284,10 @@ function specFields(kind: 'GitCommit' | 'PullRequest') {
     auth: Type.Optional(Auth),
     commit: kind === 'GitCommit' ? Commit(kind) : Type.Optional(Commit(kind)),
     files: Type.Optional(
-      Type.Array(File, { description: 'Literal files to write. Written before resourceReferences.', maxItems: limits.files }),
+      Type.Array(File, {
+        description: 'Literal files to write. Written before resourceReferences.',
+        maxItems: limits.files,
+      }),
     ),
     resourceReferences: Type.Optional(
       Type.Array(ResourceReference, {
@@ -341,9 +349,15 @@ export const conditionTypes = ['Ready', 'Reconciling', 'Stalled'] as const;
 export const Condition = Type.Object({
   type: Type.String({ description: 'Ready, Reconciling or Stalled (kstatus).', minLength: 1, maxLength: 316 }),
   status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
-  observedGeneration: Type.Optional(Type.Integer({ description: 'The generation the condition was set for.', minimum: 0, format: 'int64' })),
+  observedGeneration: Type.Optional(
+    Type.Integer({ description: 'The generation the condition was set for.', minimum: 0, format: 'int64' }),
+  ),
   lastTransitionTime: Time('When the condition last changed status.'),
-  reason: Type.String({ description: 'CamelCase reason, such as Committed or AuthenticationFailed.', minLength: 1, maxLength: 1024 }),
+  reason: Type.String({
+    description: 'CamelCase reason, such as Committed or AuthenticationFailed.',
+    minLength: 1,
+    maxLength: 1024,
+  }),
   message: Type.String({ description: 'Human-readable detail.', maxLength: 32_768 }),
 });
 export type Condition = Static<typeof Condition>;
@@ -361,7 +375,9 @@ const historyResults = ['Committed', 'UpToDate', 'PullRequestOpened', 'PullReque
 
 const ExecutionRecord = Type.Object({
   id: Type.String({ description: 'Execution id; also the Gco-Execution trailer of its commit.' }),
-  trigger: Type.Optional(Type.String({ description: 'What started it: Generation, Schedule, Request or SecretChanged.' })),
+  trigger: Type.Optional(
+    Type.String({ description: 'What started it: Generation, Schedule, Request or SecretChanged.' }),
+  ),
   startTime: Time('When the execution started (its instant, used by the templates).'),
   completionTime: Type.Optional(Time('When it ended.')),
   result: StringEnum(historyResults, { description: 'How it ended.' }),
@@ -378,11 +394,16 @@ const ActiveExecution = Type.Object(
     instant: Time('The instant its templates use; kept across retries so a retry renders the same files.'),
     attempts: Type.Integer({ description: 'Attempts made so far.', minimum: 0 }),
   },
-  { description: 'The execution in progress, kept so that a retry (or an operator restart) continues it exactly once.' },
+  {
+    description: 'The execution in progress, kept so that a retry (or an operator restart) continues it exactly once.',
+  },
 );
 
 function statusFields(kind: 'GitCommit' | 'PullRequest') {
-  const phases = kind === 'GitCommit' ? (['Pending', 'Running', 'Committed', 'Failed'] as const) : (['Pending', 'Running', 'Created', 'Failed'] as const);
+  const phases =
+    kind === 'GitCommit'
+      ? (['Pending', 'Running', 'Committed', 'Failed'] as const)
+      : (['Pending', 'Running', 'Created', 'Failed'] as const);
   return {
     observedGeneration: Type.Optional(Type.Integer({ description: 'The generation last acted on.', format: 'int64' })),
     conditions: Type.Optional(
@@ -397,7 +418,9 @@ function statusFields(kind: 'GitCommit' | 'PullRequest') {
     message: Type.Optional(Type.String({ description: 'Outcome of the last execution, for humans.' })),
     commitSHA: Type.Optional(Type.String({ description: 'The commit the last successful execution made or found.' })),
     shortCommitSHA: Type.Optional(Type.String({ description: 'The first 7 characters of commitSHA.' })),
-    branch: Type.Optional(Type.String({ description: 'The branch written to (resolved when spec left it to the default).' })),
+    branch: Type.Optional(
+      Type.String({ description: 'The branch written to (resolved when spec left it to the default).' }),
+    ),
     lastExecutionTime: Type.Optional(Time('When the last execution ended.')),
     nextScheduledTime: Type.Optional(Time('Next schedule tick, when spec.schedule is set.')),
     lastScheduledTime: Type.Optional(Time('The schedule tick last executed.')),
@@ -417,7 +440,9 @@ function statusFields(kind: 'GitCommit' | 'PullRequest') {
     ),
     ...(kind === 'PullRequest'
       ? {
-          headBranch: Type.Optional(Type.String({ description: 'Head branch of the current proposal, recorded before it is pushed.' })),
+          headBranch: Type.Optional(
+            Type.String({ description: 'Head branch of the current proposal, recorded before it is pushed.' }),
+          ),
           pullRequestNumber: Type.Optional(Type.Integer({ description: 'Number of the pull request.' })),
           pullRequestURL: Type.Optional(Type.String({ description: 'URL of the pull request.' })),
           pullRequestState: Type.Optional(
@@ -482,8 +507,20 @@ const commonColumnsStart = [
   { name: 'Repository', type: 'string', jsonPath: '.spec.repository.url', description: 'Repository URL.' },
 ];
 const commonColumnsEnd = [
-  { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].status", description: 'Ready condition.', priority: 1 },
-  { name: 'Message', type: 'string', jsonPath: ".status.conditions[?(@.type==\"Ready\")].message", description: 'Ready condition message.', priority: 1 },
+  {
+    name: 'Ready',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    description: 'Ready condition.',
+    priority: 1,
+  },
+  {
+    name: 'Message',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+    description: 'Ready condition message.',
+    priority: 1,
+  },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age.' },
 ];
 
@@ -502,7 +539,12 @@ export const kinds: KindDefinition[] = [
     printerColumns: [
       ...commonColumnsStart,
       { name: 'Branch', type: 'string', jsonPath: '.status.branch', description: 'Branch written to.' },
-      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Running, Committed or Failed.' },
+      {
+        name: 'Phase',
+        type: 'string',
+        jsonPath: '.status.phase',
+        description: 'Pending, Running, Committed or Failed.',
+      },
       { name: 'Commit', type: 'string', jsonPath: '.status.shortCommitSHA', description: 'Last commit.' },
       ...commonColumnsEnd,
     ],
@@ -520,7 +562,13 @@ export const kinds: KindDefinition[] = [
     status: PullRequestStatus,
     printerColumns: [
       ...commonColumnsStart,
-      { name: 'Base', type: 'string', jsonPath: '.spec.repository.baseBranch', description: 'Base branch.', priority: 1 },
+      {
+        name: 'Base',
+        type: 'string',
+        jsonPath: '.spec.repository.baseBranch',
+        description: 'Base branch.',
+        priority: 1,
+      },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Running, Created or Failed.' },
       { name: 'PR', type: 'integer', jsonPath: '.status.pullRequestNumber', description: 'Pull request number.' },
       { name: 'URL', type: 'string', jsonPath: '.status.pullRequestURL', description: 'Pull request URL.' },

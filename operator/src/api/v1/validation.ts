@@ -63,7 +63,7 @@ export const repositoryUrlRules: CelRule[] = [
   },
   {
     rule: "!self.matches('^[a-z]+://[^/@]*:[^/@]*@')",
-    message: "must not embed credentials: put them in the Secret named by spec.auth.secretName",
+    message: 'must not embed credentials: put them in the Secret named by spec.auth.secretName',
   },
 ];
 

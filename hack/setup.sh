@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need on a fresh Debian machine, and nothing twice:
+#   - Debian packages: git, OpenSSH server and client (the SSH git server in tests), ca-certificates
+#   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
+#   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+missing=()
+command -v git >/dev/null || missing+=(git)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates >/dev/null
+  else
+    log "missing: ${missing[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again."
+    exit 1
+  fi
+fi
+
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash hack/build-control-plane.sh >/dev/null
+log "ready"
