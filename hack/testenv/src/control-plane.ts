@@ -6,7 +6,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { get as httpsGet } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -119,6 +119,8 @@ export class ControlPlane {
           `--secure-port=${apiPort}`,
           '--bind-address=127.0.0.1',
           '--advertise-address=127.0.0.1',
+          // No Endpoints for the kubernetes Service: a loopback address is not allowed there.
+          '--endpoint-reconciler-type=none',
           '--service-cluster-ip-range=10.0.0.0/24',
           '--allow-privileged=true',
           '--disable-admission-plugins=ServiceAccount',
@@ -154,7 +156,7 @@ export class ControlPlane {
       const core = plane.admin().makeApiClient(k8s.CoreV1Api);
       await waitFor(
         async () => {
-          if ((await plane.rawGet('/readyz')).status !== 200) return false;
+          if ((await plane.request('GET', '/readyz')).status !== 200) return false;
           await core.readNamespace({ name: 'default' });
           return true;
         },
@@ -231,18 +233,15 @@ export class ControlPlane {
         }
       }
     }
-    const client = k8s.KubernetesObjectApi.makeApiClient(this.admin());
+    // Server-side apply over a raw request: client-node's typed serializer would drop schema keywords
+    // it models under other names (enum, default, x-kubernetes-validations).
     for (const crd of docs) {
-      try {
-        await client.create(crd);
-      } catch (error) {
-        if (statusCode(error) !== 409) throw error;
-        const current = await client.read(crd as k8s.KubernetesObject & { metadata: { name: string } });
-        await client.replace({
-          ...crd,
-          metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion },
-        });
-      }
+      const res = await this.request(
+        'PATCH',
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata?.name}?fieldManager=gco-testenv&force=true`,
+        { body: JSON.stringify(crd), contentType: 'application/apply-patch+yaml' },
+      );
+      if (res.status >= 300) throw new Error(`applying CRD ${crd.metadata?.name} failed (${res.status}): ${res.body}`);
     }
     const ext = this.admin().makeApiClient(k8s.ApiextensionsV1Api);
     for (const crd of docs) {
@@ -258,7 +257,7 @@ export class ControlPlane {
       for (const v of versions.filter((x) => x.served)) {
         await waitFor(
           async () => {
-            const res = await this.rawGet(`/apis/${group}/${v.name}`);
+            const res = await this.request('GET', `/apis/${group}/${v.name}`);
             if (res.status !== 200) return false;
             const body = JSON.parse(res.body) as { resources?: Array<{ name: string }> };
             return (body.resources ?? []).some((r) => r.name === names.plural);
@@ -277,12 +276,23 @@ export class ControlPlane {
     });
   }
 
-  /** A GET as admin, verifying the API server's certificate, for endpoints the typed clients lack. */
-  rawGet(path: string): Promise<{ status: number; body: string }> {
+  /** A raw request as admin, verifying the API server's certificate. */
+  request(
+    method: string,
+    path: string,
+    opts: { body?: string; contentType?: string } = {},
+  ): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = httpsGet(
+      const req = httpsRequest(
         `${this.server}${path}`,
-        { ca: Buffer.from(this.caData, 'base64'), headers: { authorization: `Bearer ${this.adminToken}` } },
+        {
+          method,
+          ca: Buffer.from(this.caData, 'base64'),
+          headers: {
+            authorization: `Bearer ${this.adminToken}`,
+            ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -291,6 +301,7 @@ export class ControlPlane {
         },
       );
       req.on('error', reject);
+      req.end(opts.body);
     });
   }
 

@@ -153,7 +153,7 @@ describe('CRDs', () => {
     const result = await plane.kubectl(['explain', 'gitcommit.spec.resourceReferences.strategy']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /single-field/);
-    assert.match(result.stdout, /refused unless\s+the operator allows Secret export/);
+    assert.match(result.stdout, /refused unless\s+the\s+operator\s+allows\s+Secret\s+export/);
   });
 
   it('accepts the cron forms users write', async () => {

@@ -57,7 +57,7 @@ export function pathRules(opts: { allowTrailingSlash: boolean }): CelRule[] {
 
 export const repositoryUrlRules: CelRule[] = [
   {
-    rule: "self.matches('^(https?|ssh|file)://[^/?#]+') || self.matches('^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^/].*$')",
+    rule: "self.matches('^(https?|ssh)://[^/?#]+') || self.matches('^file:///') || self.matches('^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^/].*$')",
     message:
       "must be a git URL: 'https://host/path', 'http://host/path', 'ssh://user@host[:port]/path' or scp-like 'user@host:path'",
   },
