@@ -13,7 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
-import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
+import { type ManagedProcess, removeOnExit, run, runOk, startProcess } from './processes.ts';
 
 export interface ControlPlaneOptions {
   /** Directories or files of CRD YAML to install once the API server is up. Default: manifests/crds. */
@@ -55,6 +55,7 @@ export class ControlPlane {
   private readonly processes: ManagedProcess[];
   private readonly caData: string;
   private readonly adminToken: string;
+  private forgetRoot: () => void = () => {};
 
   private constructor(init: {
     root: string;
@@ -77,6 +78,7 @@ export class ControlPlane {
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const bins = await requireBinaries();
     const root = await mkdtemp(join(tmpdir(), 'gco-control-plane-'));
+    const forgetRoot = removeOnExit(root);
     const processes: ManagedProcess[] = [];
     try {
       const timeoutMs = options.startTimeoutMs ?? 60_000;
@@ -167,9 +169,12 @@ export class ControlPlane {
         },
       );
       await plane.installCrds(options.crdPaths ?? [join(repoRoot, 'manifests/crds')]);
+      plane.forgetRoot = forgetRoot;
       return plane;
     } catch (error) {
       await Promise.all(processes.map((p) => p.stop()));
+      await rm(root, { recursive: true, force: true });
+      forgetRoot();
       throw error;
     }
   }
@@ -276,6 +281,11 @@ export class ControlPlane {
     });
   }
 
+  /** PIDs of etcd and kube-apiserver. */
+  pids(): number[] {
+    return this.processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
   /** A raw request as admin, verifying the API server's certificate. */
   request(
     method: string,
@@ -308,6 +318,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     for (const p of [...this.processes].reverse()) await p.stop();
     await rm(this.root, { recursive: true, force: true });
+    this.forgetRoot();
   }
 }
 

@@ -5,9 +5,17 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 
 const running = new Set<ChildProcess>();
+const directories = new Set<string>();
+
+/** Removes `dir` when the run ends, even when it is interrupted. */
+export function removeOnExit(dir: string): () => void {
+  installExitHandlers();
+  directories.add(dir);
+  return () => directories.delete(dir);
+}
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -28,6 +36,7 @@ function installExitHandlers(): void {
   handlersInstalled = true;
   process.on('exit', () => {
     for (const child of running) killGroup(child, 'SIGKILL');
+    for (const dir of directories) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {

@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from './net.ts';
-import { type ManagedProcess, runOk, startProcess } from './processes.ts';
+import { type ManagedProcess, removeOnExit, runOk, startProcess } from './processes.ts';
 
 const gitShell = join(import.meta.dirname, 'git-ssh-shell.sh');
 const sshdPath = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => existsSync(p));
@@ -39,6 +39,7 @@ export class SshGitServer {
   knownHosts = '';
   private dir = '';
   private process: ManagedProcess | undefined;
+  private forgetDir: () => void = () => {};
 
   constructor(root: string) {
     this.root = root;
@@ -56,6 +57,7 @@ export class SshGitServer {
     }
     this.dir = await mkdtemp(join(tmpdir(), 'gco-sshd-'));
     await chmod(this.dir, 0o700);
+    this.forgetDir = removeOnExit(this.dir);
     this.port = await freePort();
     const hostKey = await generateSshKey(this.dir, 'host_ed25519');
     this.clientKey = await generateSshKey(this.dir, 'client_ed25519');
@@ -116,5 +118,6 @@ export class SshGitServer {
   async stop(): Promise<void> {
     await this.process?.stop();
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    this.forgetDir();
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeOnExit } from './processes.ts';
 
 const made: string[] = [];
 
@@ -8,6 +9,7 @@ const made: string[] = [];
 export async function tempDir(prefix = 'gco-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   made.push(dir);
+  removeOnExit(dir);
   return dir;
 }
 
