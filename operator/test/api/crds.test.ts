@@ -7,7 +7,8 @@ import { parse } from 'yaml';
 import { renderCrds } from '../../src/api/crd.ts';
 import { crdDirectory } from '../../src/api/generate.ts';
 
-const scenarioDir = join(repoRoot, '../shared/reference/scenarios');
+const scenarioDir = join(repoRoot, 'e2e/scenarios');
+const sharedScenarioDir = join(repoRoot, '../shared/reference/scenarios');
 const operatorNamespace = 'git-change-operator-system';
 const namespace = 'crd-validation';
 
@@ -462,6 +463,21 @@ describe('CRDs', () => {
 
 // The scenario files parse as YAML with the expected kinds (guards the test above against an empty read).
 describe('scenario files', () => {
+  it("are the users' own, unchanged (when ../shared is beside the checkout)", function () {
+    if (!existsSync(sharedScenarioDir)) {
+      // A clone on its own has no shared/; CI always has it, so drift is caught there.
+      assert.ok(!process.env.CI, `CI must have the users' scenarios at ${sharedScenarioDir}`);
+      this.skip();
+    }
+    for (const file of readdirSync(sharedScenarioDir)) {
+      assert.equal(
+        readFileSync(join(scenarioDir, file), 'utf8'),
+        readFileSync(join(sharedScenarioDir, file), 'utf8'),
+        `e2e/scenarios/${file} differs from shared/reference/scenarios: copy it again`,
+      );
+    }
+  });
+
   it('hold seven GitCommits and one PullRequest', () => {
     const kinds = readdirSync(scenarioDir)
       .filter((f) => f.endsWith('.yaml'))
