@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
 import * as k8s from '@kubernetes/client-node';
