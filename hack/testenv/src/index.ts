@@ -5,5 +5,6 @@ export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { sharedControlPlane, stopSharedControlPlane } from './shared.ts';
+export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
 export { tempDir } from './temp.ts';

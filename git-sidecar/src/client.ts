@@ -1,0 +1,26 @@
+/** A client of the git sidecar, for the controller and for tests: gRPC over HTTP/2 on the Unix socket. */
+import { connect } from 'node:net';
+import { type Client, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { type Failure, FailureSchema, GitSidecarService } from './gen/gco/sidecar/v1/sidecar_pb.js';
+
+export type SidecarClient = Client<typeof GitSidecarService>;
+
+export function createSidecarClient(target: { socketPath: string } | { baseUrl: string }): SidecarClient {
+  const transport =
+    'socketPath' in target
+      ? createGrpcTransport({
+          baseUrl: 'http://localhost',
+          nodeOptions: { createConnection: () => connect(target.socketPath) },
+        })
+      : createGrpcTransport({ baseUrl: target.baseUrl });
+  return createClient(GitSidecarService, transport);
+}
+
+/** The sidecar's Failure detail of an error, if it carries one. */
+export function failureOf(error: unknown): Failure | undefined {
+  if (!(error instanceof ConnectError)) return undefined;
+  return error.findDetails(FailureSchema)[0];
+}
+
+export * from './gen/gco/sidecar/v1/sidecar_pb.js';

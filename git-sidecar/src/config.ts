@@ -1,0 +1,113 @@
+/** Command-line flags of the sidecar (each also settable as an environment variable GCO_SIDECAR_<FLAG>). */
+import { parseArgs } from 'node:util';
+import type { Level } from './logger.ts';
+
+export interface SidecarConfig {
+  socketPath: string;
+  socketMode: number;
+  tcp: { host: string; port: number } | undefined;
+  dataDir: string;
+  allowFileUrls: boolean;
+  diskBudgetBytes: number;
+  maxFileBytes: number;
+  maxJobBytes: number;
+  maxOperations: number;
+  gitTimeoutMs: number;
+  jobTimeoutMs: number;
+  maxPushAttempts: number;
+  concurrency: number;
+  maxBatch: number;
+  maintenanceIntervalMs: number;
+  executionSearchDepth: number;
+  logLevel: Level;
+}
+
+const flags = {
+  socket: { type: 'string', default: '/var/run/gco/sidecar.sock' },
+  'socket-mode': { type: 'string', default: '0660' },
+  'listen-tcp': { type: 'string', default: '' },
+  'data-dir': { type: 'string', default: '/var/lib/gco' },
+  'allow-file-urls': { type: 'boolean', default: false },
+  'disk-budget': { type: 'string', default: '0' },
+  'max-file-size': { type: 'string', default: '10Mi' },
+  'max-job-size': { type: 'string', default: '64Mi' },
+  'max-operations': { type: 'string', default: '10000' },
+  'git-timeout': { type: 'string', default: '120s' },
+  'job-timeout': { type: 'string', default: '300s' },
+  'max-push-attempts': { type: 'string', default: '20' },
+  concurrency: { type: 'string', default: '4' },
+  'max-batch': { type: 'string', default: '200' },
+  'maintenance-interval': { type: 'string', default: '1h' },
+  'execution-search-depth': { type: 'string', default: '1000' },
+  'log-level': { type: 'string', default: 'info' },
+} as const;
+
+const units: Record<string, number> = {
+  '': 1,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+};
+
+export function parseBytes(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G)?$/.exec(text.trim());
+  if (!m) throw new Error(`--${flag}: ${JSON.stringify(text)} is not a size (examples: 1048576, 512Mi, 10Gi)`);
+  return Math.floor(Number(m[1]) * (units[m[2] ?? ''] ?? 1));
+}
+
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`--${flag}: ${JSON.stringify(text)} is not a duration (examples: 500ms, 30s, 5m, 1h)`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * factor);
+}
+
+function parseCount(flag: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${flag}: must be a whole number >= ${min}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
+  const defaults: Record<string, string | boolean> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    const fromEnv = env[`GCO_SIDECAR_${name.toUpperCase().replaceAll('-', '_')}`];
+    defaults[name] = fromEnv === undefined ? spec.default : spec.type === 'boolean' ? fromEnv === 'true' : fromEnv;
+  }
+  const { values: v } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
+  const get = (name: keyof typeof flags) => (v[name] !== flags[name].default ? v[name] : defaults[name]) as string;
+  const level = get('log-level');
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw new Error(`--log-level: one of debug, info, warn, error`);
+  const tcpText = get('listen-tcp');
+  let tcp: SidecarConfig['tcp'];
+  if (tcpText) {
+    const m = /^(.*):(\d+)$/.exec(tcpText);
+    if (!m) throw new Error(`--listen-tcp: expected host:port, got ${JSON.stringify(tcpText)}`);
+    tcp = { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+  }
+  return {
+    socketPath: get('socket'),
+    socketMode: Number.parseInt(get('socket-mode'), 8),
+    tcp,
+    dataDir: get('data-dir'),
+    allowFileUrls: Boolean(v['allow-file-urls'] || defaults['allow-file-urls']),
+    diskBudgetBytes: parseBytes('disk-budget', get('disk-budget')),
+    maxFileBytes: parseBytes('max-file-size', get('max-file-size')),
+    maxJobBytes: parseBytes('max-job-size', get('max-job-size')),
+    maxOperations: parseCount('max-operations', get('max-operations')),
+    gitTimeoutMs: parseDuration('git-timeout', get('git-timeout')),
+    jobTimeoutMs: parseDuration('job-timeout', get('job-timeout')),
+    maxPushAttempts: parseCount('max-push-attempts', get('max-push-attempts')),
+    concurrency: parseCount('concurrency', get('concurrency')),
+    maxBatch: parseCount('max-batch', get('max-batch')),
+    maintenanceIntervalMs: parseDuration('maintenance-interval', get('maintenance-interval')),
+    executionSearchDepth: parseCount('execution-search-depth', get('execution-search-depth')),
+    logLevel: level as Level,
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * The git commands that talk to the remote or make history: fetch one branch, find the default branch,
+ * find commits by execution id, make a commit from a tree, push.
+ */
+import { classifyRemoteFailure, Reason, SidecarError } from '../errors.ts';
+import { GitCommandError, git, gitOk } from './command.ts';
+
+export interface GitContext {
+  gitDir: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export const trailerKeys = { source: 'Gco-Source', execution: 'Gco-Execution' } as const;
+
+export function remoteRef(branch: string): string {
+  return `refs/remotes/origin/${branch}`;
+}
+
+export type FetchOutcome = { found: true; sha: string } | { found: false };
+
+/**
+ * Fetches one branch into refs/remotes/origin/<branch>: blobless unless the clone was found to be full.
+ * Reports whether the server refused the filter (so the clone can be marked full).
+ */
+export async function fetchBranch(
+  ctx: GitContext,
+  branch: string,
+  partial: boolean,
+): Promise<FetchOutcome & { filterRefused: boolean }> {
+  const args = [
+    'fetch',
+    '--quiet',
+    '--no-tags',
+    '--no-auto-gc',
+    '--no-recurse-submodules',
+    '--no-write-fetch-head',
+    ...(partial ? ['--filter=blob:none'] : []),
+    'origin',
+    `+refs/heads/${branch}:${remoteRef(branch)}`,
+  ];
+  const result = await git(args, ctx);
+  const filterRefused = /filtering not recognized by server/.test(result.stderr);
+  if (result.code !== 0 || result.timedOut) {
+    if (!result.timedOut && /couldn't find remote ref/.test(result.stderr)) {
+      await git(['update-ref', '-d', remoteRef(branch)], ctx);
+      return { found: false, filterRefused };
+    }
+    throw classifyRemoteFailure(new GitCommandError(args, result), `fetching branch ${branch}`);
+  }
+  const sha = (await gitOk(['rev-parse', '--verify', `${remoteRef(branch)}^{commit}`], ctx)).toString().trim();
+  return { found: true, sha, filterRefused };
+}
+
+/** The remote's default branch, from its HEAD symref; `empty` when the repository has no commits. */
+export async function remoteDefaultBranch(
+  ctx: Omit<GitContext, 'gitDir'> & { gitDir?: string },
+  url: string,
+): Promise<{ branch: string; empty: boolean }> {
+  const args = ['ls-remote', '--symref', url, 'HEAD'];
+  const result = await git(args, ctx);
+  if (result.code !== 0 || result.timedOut) {
+    throw classifyRemoteFailure(new GitCommandError(args, result), 'reading the default branch');
+  }
+  const out = result.stdout.toString();
+  const symref = /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out);
+  const hasCommit = /^[0-9a-f]{40,64}\tHEAD$/m.test(out);
+  // A server that does not advertise an unborn HEAD says nothing for an empty repository: git's own
+  // default then applies, as `git clone` would do.
+  return { branch: symref?.[1] ?? 'main', empty: !hasCommit };
+}
+
+/**
+ * Commits on the branch's recent history that carry one of the execution ids, as id -> commit.
+ * The history is local (a blobless clone has every commit), so this costs one git process.
+ */
+export async function findExecutions(
+  ctx: GitContext,
+  tip: string,
+  ids: ReadonlySet<string>,
+  depth: number,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (ids.size === 0) return found;
+  const out = await gitOk(
+    [
+      'log',
+      `--max-count=${depth}`,
+      `--format=%H %(trailers:key=${trailerKeys.execution},valueonly,separator=%x20)`,
+      tip,
+      '--',
+    ],
+    ctx,
+  );
+  for (const line of out.toString().split('\n')) {
+    const [sha, ...values] = line.trim().split(' ');
+    for (const id of values) if (sha && ids.has(id) && !found.has(id)) found.set(id, sha);
+  }
+  return found;
+}
+
+export interface CommitIdentity {
+  name: string;
+  email: string;
+}
+
+export function commitMessage(message: string, trailers: { source: string; execution: string }): string {
+  const lines = [message.trimEnd(), ''];
+  if (trailers.source) lines.push(`${trailerKeys.source}: ${trailers.source}`);
+  lines.push(`${trailerKeys.execution}: ${trailers.execution}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function commitTree(
+  ctx: GitContext,
+  tree: string,
+  parent: string | undefined,
+  author: CommitIdentity,
+  message: string,
+): Promise<string> {
+  const env = {
+    ...ctx.env,
+    GIT_AUTHOR_NAME: author.name,
+    GIT_AUTHOR_EMAIL: author.email,
+    GIT_COMMITTER_NAME: author.name,
+    GIT_COMMITTER_EMAIL: author.email,
+  };
+  const out = await gitOk(['commit-tree', tree, ...(parent ? ['-p', parent] : [])], { ...ctx, env, input: message });
+  return out.toString().trim();
+}
+
+/** Rejections that mean the branch moved under us: refetch, re-apply, push again. */
+const retryablePush =
+  /fetch first|non-fast-forward|cannot lock ref|incorrect old value|failed to update ref|stale info/i;
+
+export type PushOutcome = { ok: true } | { ok: false; retryable: true; reason: string };
+
+/**
+ * Pushes `sha` to the branch. Fast-forward only, unless `lease` is given: then the branch is forced,
+ * but only if it still points where we saw it (`''`: only if it does not exist).
+ */
+export async function push(ctx: GitContext, sha: string, branch: string, lease?: string): Promise<PushOutcome> {
+  const args = [
+    'push',
+    '--porcelain',
+    '--no-verify',
+    ...(lease !== undefined ? [`--force-with-lease=refs/heads/${branch}:${lease}`] : []),
+    'origin',
+    `${sha}:refs/heads/${branch}`,
+  ];
+  const result = await git(args, ctx);
+  if (result.code === 0 && !result.timedOut) {
+    await gitOk(['update-ref', remoteRef(branch), sha], ctx);
+    return { ok: true };
+  }
+  const text = `${result.stdout.toString()}\n${result.stderr}`;
+  if (!result.timedOut && retryablePush.test(text)) {
+    const reason = /fetch first|non-fast-forward|stale info/i.test(text) ? 'branch-moved' : 'ref-lock';
+    return { ok: false, retryable: true, reason };
+  }
+  const rejected = /\[remote rejected\] \(([^)]*)\)|\[rejected\] \(([^)]*)\)/.exec(text);
+  if (rejected) {
+    throw new SidecarError(
+      Reason.CONFLICT_UNRESOLVABLE,
+      `pushing to ${branch} was rejected: ${rejected[1] ?? rejected[2]}`,
+      { retryable: false },
+    );
+  }
+  throw classifyRemoteFailure(new GitCommandError(args, result), `pushing to ${branch}`);
+}

@@ -1,0 +1,343 @@
+/**
+ * Runs a batch of jobs for one repository and branch: one fetch, one commit per job in order, one push.
+ * When the push is rejected because the branch moved (another cluster, another operator), the batch is
+ * fetched again and every job re-applied on the new tip, appends included, after a jittered backoff.
+ * Jobs whose execution id is already on the branch report that commit instead (exactly once).
+ */
+import { create } from '@bufbuild/protobuf';
+import { materializeCredentials, redactActiveSecrets } from '../credentials/credentials.ts';
+import { Reason, SidecarError } from '../errors.ts';
+import {
+  type CommitResponse,
+  CommitResponseSchema,
+  FileMode,
+  PhaseTimingsSchema,
+} from '../gen/gco/sidecar/v1/sidecar_pb.js';
+import { GitCommandError } from '../git/command.ts';
+import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
+import {
+  commitMessage,
+  commitTree,
+  fetchBranch,
+  findExecutions,
+  type GitContext,
+  push,
+  remoteDefaultBranch,
+} from '../git/remote.ts';
+import { TreeEditor } from '../git/tree-editor.ts';
+import type { Logger } from '../logger.ts';
+import type { Clone, CloneStore } from '../store/clone-store.ts';
+import type { Job } from './job.ts';
+
+export interface ExecutorOptions {
+  store: CloneStore;
+  logger: Logger;
+  /** Upper bound of any single git command. */
+  gitTimeoutMs: number;
+  /** Push attempts before a batch gives up with CONFLICT_UNRESOLVABLE. */
+  maxPushAttempts: number;
+  /** Commits of branch history searched for execution ids. */
+  executionSearchDepth: number;
+  backoff: { initialMs: number; maxMs: number };
+  defaultBranchCacheMs: number;
+  onPushRetry?: (reason: string) => void;
+}
+
+interface Timings {
+  clone: number;
+  fetch: number;
+  build: number;
+  push: number;
+}
+
+interface JobOutcome {
+  job: Job;
+  sha: string;
+  changed: boolean;
+  alreadyApplied: boolean;
+  error?: SidecarError;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+export class BatchExecutor {
+  private readonly opts: ExecutorOptions;
+  private readonly defaultBranches = new Map<string, { branch: string; until: number }>();
+
+  constructor(opts: ExecutorOptions) {
+    this.opts = opts;
+  }
+
+  /** Jittered exponential backoff: about 50-250 ms at first, growing to the cap. */
+  backoffMs(attempt: number): number {
+    const base = Math.min(this.opts.backoff.maxMs, this.opts.backoff.initialMs * 2 ** (attempt - 1));
+    return Math.min(this.opts.backoff.maxMs, base * (1 + Math.random() * 4));
+  }
+
+  async run(jobs: Job[]): Promise<void> {
+    const first = jobs[0];
+    if (!first) return;
+    const started = Date.now();
+    const timings: Timings = { clone: 0, fetch: 0, build: 0, push: 0 };
+    const deadline = Math.max(...jobs.map((j) => j.deadline));
+    const abort = new AbortController();
+    const deadlineTimer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    const credentials = await materializeCredentials(
+      first.remote,
+      first.request.repository?.credentials,
+      this.opts.store.tmpDir,
+    );
+    let clone: Clone | undefined;
+    let objects: ObjectStore | undefined;
+    try {
+      const t0 = Date.now();
+      clone = (await this.opts.store.open(first.remote)).clone;
+      timings.clone += Date.now() - t0;
+      const ctx = (): GitContext => ({
+        gitDir: (clone as Clone).gitDir,
+        env: credentials.env,
+        timeoutMs: Math.max(1000, Math.min(this.opts.gitTimeoutMs, deadline - Date.now())),
+        signal: abort.signal,
+      });
+      objects = new ObjectStore({ ...ctx(), tmpDir: this.opts.store.tmpDir });
+      const req = first.request;
+      const branch = req.branch || (await this.defaultBranch(first, ctx()));
+      const outcome = await this.attempt(jobs, clone, objects, ctx, branch, timings, abort.signal);
+      this.respond(outcome.results, {
+        branch,
+        pushed: outcome.pushed,
+        createdBranch: outcome.createdBranch,
+        attempts: outcome.attempts,
+        baseSha: outcome.baseSha,
+        batchSize: jobs.length,
+        started,
+        timings,
+      });
+    } catch (error) {
+      const failure = this.toSidecarError(error, abort.signal.aborted);
+      if (clone && error instanceof GitCommandError && error.result.timedOut)
+        await this.opts.store.cleanAfterKill(clone);
+      for (const job of jobs) job.reject(failure);
+    } finally {
+      clearTimeout(deadlineTimer);
+      await objects?.close();
+      await credentials.dispose();
+      if (clone) await this.opts.store.updateSize(clone);
+    }
+  }
+
+  private async defaultBranch(job: Job, ctx: GitContext): Promise<string> {
+    const cached = this.defaultBranches.get(job.remote.key);
+    if (cached && cached.until > Date.now()) return cached.branch;
+    const { branch } = await remoteDefaultBranch(ctx, job.remote.url);
+    this.defaultBranches.set(job.remote.key, { branch, until: Date.now() + this.opts.defaultBranchCacheMs });
+    return branch;
+  }
+
+  private async attempt(
+    jobs: Job[],
+    clone: Clone,
+    objects: ObjectStore,
+    ctx: () => GitContext,
+    branch: string,
+    timings: Timings,
+    signal: AbortSignal,
+  ) {
+    const req = (jobs[0] as Job).request;
+    for (let attempt = 1; ; attempt++) {
+      // Fetch the target branch; when it is missing (or is rebuilt from its base), the base too.
+      let t = Date.now();
+      const target = await fetchBranch(ctx(), branch, clone.partial);
+      if (target.filterRefused && clone.partial) {
+        this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', { clone: clone.key });
+        await this.opts.store.markFull(clone);
+      }
+      let baseSha: string | undefined;
+      if (!target.found || req.rebuildFromBase) {
+        const baseBranch = req.baseBranch || (await this.defaultBranch(jobs[0] as Job, ctx()));
+        if (baseBranch === branch) {
+          baseSha = target.found ? target.sha : undefined;
+        } else {
+          const base = await fetchBranch(ctx(), baseBranch, clone.partial);
+          if (base.found) baseSha = base.sha;
+          else if (!(await remoteDefaultBranch(ctx(), (jobs[0] as Job).remote.url)).empty) {
+            throw new SidecarError(
+              Reason.BRANCH_NOT_FOUND,
+              `branch ${branch} does not exist and its base branch ${baseBranch} does not exist either`,
+            );
+          }
+        }
+      }
+      timings.fetch += Date.now() - t;
+
+      t = Date.now();
+      const tip = target.found ? target.sha : undefined;
+      const parent = req.rebuildFromBase ? baseSha : (tip ?? baseSha);
+      const results = await this.build(jobs, objects, ctx(), tip, parent);
+      timings.build += Date.now() - t;
+
+      const head = results.filter((r) => r.changed).at(-1)?.sha;
+      if (!head) {
+        return { results, pushed: false, createdBranch: false, attempts: attempt, baseSha };
+      }
+      t = Date.now();
+      const lease = req.rebuildFromBase ? (tip ?? '') : undefined;
+      const pushed = await push(ctx(), head, branch, lease);
+      timings.push += Date.now() - t;
+      if (pushed.ok) {
+        return { results, pushed: true, createdBranch: !tip, attempts: attempt, baseSha };
+      }
+      this.opts.onPushRetry?.(pushed.reason);
+      if (attempt >= this.opts.maxPushAttempts || signal.aborted) {
+        throw new SidecarError(
+          Reason.CONFLICT_UNRESOLVABLE,
+          `branch ${branch} kept moving: the push was rejected ${attempt} times`,
+        );
+      }
+      this.opts.logger.debug('branch moved; fetching and applying again', { branch, attempt, reason: pushed.reason });
+      await sleep(this.backoffMs(attempt), signal);
+      if (signal.aborted) throw new SidecarError(Reason.TIMEOUT, 'the deadline passed while retrying the push');
+    }
+  }
+
+  /** Makes one commit per job, in order, each on the previous one. */
+  private async build(
+    jobs: Job[],
+    objects: ObjectStore,
+    ctx: GitContext,
+    tip: string | undefined,
+    parent: string | undefined,
+  ): Promise<JobOutcome[]> {
+    const ids = new Set(jobs.map((j) => j.request.executionId));
+    const landed = tip
+      ? await findExecutions(ctx, tip, ids, this.opts.executionSearchDepth)
+      : new Map<string, string>();
+    const results: JobOutcome[] = [];
+    const madeHere = new Map<string, string>();
+    let current = parent;
+    let currentTree = current ? await this.treeOf(objects, current) : undefined;
+    for (const job of jobs) {
+      const id = job.request.executionId;
+      const previous = landed.get(id) ?? madeHere.get(id);
+      if (previous) {
+        results.push({ job, sha: previous, changed: false, alreadyApplied: true });
+        continue;
+      }
+      try {
+        const editor = new TreeEditor(objects, currentTree);
+        await applyOperations(editor, job);
+        const tree = await editor.write();
+        if (tree === (currentTree ?? emptyTreeOid)) {
+          results.push({ job, sha: current ?? '', changed: false, alreadyApplied: false });
+          continue;
+        }
+        const req = job.request;
+        const sha = await commitTree(
+          ctx,
+          tree,
+          current,
+          { name: req.author?.name ?? '', email: req.author?.email ?? '' },
+          commitMessage(req.message, { source: req.source, execution: id }),
+        );
+        madeHere.set(id, sha);
+        current = sha;
+        currentTree = tree;
+        results.push({ job, sha, changed: true, alreadyApplied: false });
+      } catch (error) {
+        if (error instanceof SidecarError && !error.retryable) {
+          // This job's own input is wrong (a path clash): it fails alone, the batch goes on.
+          results.push({ job, sha: '', changed: false, alreadyApplied: false, error });
+          continue;
+        }
+        throw error;
+      }
+    }
+    return results;
+  }
+
+  private async treeOf(objects: ObjectStore, commit: string): Promise<string> {
+    const object = await objects.read(commit);
+    const match = object && /^tree ([0-9a-f]+)$/m.exec(object.content.toString());
+    if (!match?.[1]) throw new Error(`commit ${commit} is missing from the clone`);
+    return match[1];
+  }
+
+  private respond(
+    results: JobOutcome[],
+    batch: {
+      branch: string;
+      pushed: boolean;
+      createdBranch: boolean;
+      attempts: number;
+      baseSha: string | undefined;
+      batchSize: number;
+      started: number;
+      timings: Timings;
+    },
+  ): void {
+    const finished = Date.now();
+    for (const r of results) {
+      if (r.error) {
+        r.job.reject(r.error);
+        continue;
+      }
+      const response: CommitResponse = create(CommitResponseSchema, {
+        commitSha: r.sha,
+        changed: r.changed,
+        pushed: batch.pushed && r.changed,
+        alreadyApplied: r.alreadyApplied,
+        attempts: batch.attempts,
+        branch: batch.branch,
+        createdBranch: batch.createdBranch && r.changed,
+        batchSize: batch.batchSize,
+        baseSha: batch.baseSha ?? '',
+        timings: create(PhaseTimingsSchema, {
+          queueMs: Math.max(0, batch.started - r.job.enqueuedAt),
+          cloneMs: batch.timings.clone,
+          fetchMs: batch.timings.fetch,
+          buildMs: batch.timings.build,
+          pushMs: batch.timings.push,
+          totalMs: finished - r.job.enqueuedAt,
+        }),
+      });
+      r.job.resolve(response);
+    }
+  }
+
+  private toSidecarError(error: unknown, deadlinePassed: boolean): SidecarError {
+    if (error instanceof SidecarError) {
+      return new SidecarError(error.reason, redactActiveSecrets(error.message), { retryable: error.retryable });
+    }
+    if (deadlinePassed) return new SidecarError(Reason.TIMEOUT, 'the job deadline passed');
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof GitCommandError && error.result.timedOut) {
+      return new SidecarError(Reason.TIMEOUT, redactActiveSecrets(message));
+    }
+    return new SidecarError(Reason.UNAVAILABLE, redactActiveSecrets(message));
+  }
+}
+
+async function applyOperations(editor: TreeEditor, job: Job): Promise<void> {
+  for (const op of job.request.operations) {
+    const content = Buffer.from(op.content);
+    if (op.mode === FileMode.DELETE) {
+      await editor.deleteFile(op.path);
+    } else if (op.mode === FileMode.APPEND) {
+      const existing = (await editor.readFile(op.path)) ?? Buffer.alloc(0);
+      const parts = [existing];
+      if (existing.length > 0 && existing.at(-1) !== 0x0a) parts.push(Buffer.from('\n'));
+      if (op.yamlDocument) parts.push(Buffer.from('---\n'));
+      parts.push(content);
+      await editor.writeFile(op.path, Buffer.concat(parts));
+    } else {
+      await editor.writeFile(op.path, content);
+    }
+  }
+}

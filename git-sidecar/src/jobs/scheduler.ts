@@ -1,0 +1,148 @@
+/**
+ * Serializes work per repository and batches it: while a batch runs for a repository, jobs for it
+ * queue up; the next batch takes every queued job with the same branch, base and credentials, in
+ * arrival order, so a burst of N jobs costs about one fetch and one push, not N. Different repositories
+ * run in parallel, up to a limit.
+ */
+import { createHash } from 'node:crypto';
+import { toBinary } from '@bufbuild/protobuf';
+import { Reason, SidecarError } from '../errors.ts';
+import { type CommitRequest, CredentialsSchema } from '../gen/gco/sidecar/v1/sidecar_pb.js';
+import type { BatchExecutor } from './batch-executor.ts';
+import type { Job } from './job.ts';
+
+export interface SchedulerOptions {
+  executor: BatchExecutor;
+  /** Repositories worked on at once. */
+  concurrency: number;
+  /** Jobs per batch at most. */
+  maxBatch: number;
+  onBatch?: (size: number) => void;
+  onIdle?: (repositoryKey: string) => Promise<void>;
+}
+
+/** Jobs that may share a fetch and a push. A rebuild (pull-request head) is always alone. */
+export function batchKey(req: CommitRequest, nonce: string): string {
+  const credentials = req.repository?.credentials;
+  const fingerprint = createHash('sha256')
+    .update(credentials ? toBinary(CredentialsSchema, credentials) : new Uint8Array())
+    .digest('hex');
+  return JSON.stringify([req.branch, req.baseBranch, fingerprint, req.rebuildFromBase ? nonce : '']);
+}
+
+export class Scheduler {
+  private readonly opts: SchedulerOptions;
+  private readonly queues = new Map<string, Job[]>();
+  private readonly active = new Set<string>();
+  private readonly waiting: string[] = [];
+  private running = 0;
+  private closed = false;
+
+  constructor(opts: SchedulerOptions) {
+    this.opts = opts;
+  }
+
+  /** Repositories with queued or running work (not to be evicted or maintained). */
+  busy(): ReadonlySet<string> {
+    return new Set([...this.active, ...this.queues.keys()]);
+  }
+
+  inFlight(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.length;
+    return n + this.running;
+  }
+
+  queueDepth(repositoryKey: string): number {
+    return this.queues.get(repositoryKey)?.length ?? 0;
+  }
+
+  submit(job: Job): void {
+    if (this.closed) {
+      job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
+      return;
+    }
+    const key = job.remote.key;
+    const queue = this.queues.get(key);
+    if (queue) queue.push(job);
+    else this.queues.set(key, [job]);
+    if (!this.active.has(key) && !this.waiting.includes(key)) this.waiting.push(key);
+    this.pump();
+  }
+
+  /** Runs `task` on a repository when no batch is running for it (maintenance, eviction). */
+  async exclusive<T>(repositoryKey: string, task: () => Promise<T>): Promise<T | undefined> {
+    if (this.active.has(repositoryKey) || this.queues.has(repositoryKey)) return undefined;
+    this.active.add(repositoryKey);
+    try {
+      return await task();
+    } finally {
+      this.active.delete(repositoryKey);
+      if (this.queues.has(repositoryKey) && !this.waiting.includes(repositoryKey)) this.waiting.push(repositoryKey);
+      this.pump();
+    }
+  }
+
+  /** Stops taking jobs; resolves when the running batches have finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [key, queue] of this.queues) {
+      if (this.active.has(key)) continue;
+      for (const job of queue) job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
+      this.queues.delete(key);
+    }
+    while (this.running > 0 || this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private pump(): void {
+    while (this.running < this.opts.concurrency && this.waiting.length > 0) {
+      const key = this.waiting.shift() as string;
+      if (this.active.has(key)) continue;
+      const batch = this.takeBatch(key);
+      if (batch.length === 0) continue;
+      this.active.add(key);
+      this.running++;
+      this.opts.onBatch?.(batch.length);
+      void this.opts.executor
+        .run(batch)
+        .catch((error: unknown) => {
+          for (const job of batch) job.reject(error);
+        })
+        .finally(() => {
+          this.running--;
+          this.active.delete(key);
+          if (this.queues.has(key)) this.waiting.push(key);
+          else void this.opts.onIdle?.(key);
+          this.pump();
+        });
+    }
+  }
+
+  /** The first queued job and every later one with its batch key, in order; expired jobs are dropped. */
+  private takeBatch(key: string): Job[] {
+    const queue = this.queues.get(key) ?? [];
+    const now = Date.now();
+    const live: Job[] = [];
+    for (const job of queue) {
+      if (job.deadline <= now || job.signal.aborted) {
+        job.reject(new SidecarError(Reason.TIMEOUT, 'the job deadline passed while it waited in the queue'));
+      } else {
+        live.push(job);
+      }
+    }
+    const first = live[0];
+    if (!first) {
+      this.queues.delete(key);
+      return [];
+    }
+    const batch: Job[] = [];
+    const rest: Job[] = [];
+    for (const job of live) {
+      if (job.batchKey === first.batchKey && batch.length < this.opts.maxBatch) batch.push(job);
+      else rest.push(job);
+    }
+    if (rest.length > 0) this.queues.set(key, rest);
+    else this.queues.delete(key);
+    return batch;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The sidecar trusts no caller: every path, size and name of a job is checked again here, before any git
+ * command runs, so a bad job fails whole and writes nothing.
+ */
+import { Reason, SidecarError } from '../errors.ts';
+import { type CommitRequest, FileMode } from '../gen/gco/sidecar/v1/sidecar_pb.js';
+
+export interface Limits {
+  maxFileBytes: number;
+  maxJobBytes: number;
+  maxOperations: number;
+  maxPathBytes: number;
+}
+
+export const defaultLimits: Limits = {
+  maxFileBytes: 10 * 1024 * 1024,
+  maxJobBytes: 64 * 1024 * 1024,
+  maxOperations: 10_000,
+  maxPathBytes: 4096,
+};
+
+const invalidPath = (path: string, why: string) =>
+  new SidecarError(Reason.INVALID_PATH, `path ${JSON.stringify(path)} ${why}`);
+const invalidArgument = (message: string) => new SidecarError(Reason.INVALID_ARGUMENT, message);
+
+export function validatePath(path: string, limits: Pick<Limits, 'maxPathBytes'>): void {
+  if (path === '') throw invalidPath(path, 'is empty');
+  if (Buffer.byteLength(path) > limits.maxPathBytes)
+    throw invalidPath(path, `is longer than ${limits.maxPathBytes} bytes`);
+  if (path.includes('\0')) throw invalidPath(path, 'contains a NUL character');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\x01-\x1f\x7f]/.test(path)) throw invalidPath(path, 'contains a control character');
+  if (path.startsWith('/')) throw invalidPath(path, "must be relative (it starts with '/')");
+  if (path.includes('\\')) throw invalidPath(path, "must use '/' as separator, not '\\'");
+  for (const segment of path.split('/')) {
+    if (segment === '') throw invalidPath(path, "has an empty segment ('//' or a trailing '/')");
+    if (segment === '.' || segment === '..') throw invalidPath(path, `has a '${segment}' segment`);
+    // Case-insensitive, as git protects .git on case-insensitive file systems.
+    if (segment.toLowerCase() === '.git') throw invalidPath(path, "points into '.git'");
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+const branchPattern = /^(?!-|\/|\.)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$|\.$|\/\.))[^\s~^:?*[\\\x00-\x1f\x7f]+$/;
+
+export function validateBranch(name: string, field: string): void {
+  if (name === '') return;
+  if (name.length > 255 || name === '@' || !branchPattern.test(name)) {
+    throw invalidArgument(`${field} ${JSON.stringify(name)} is not a valid git branch name`);
+  }
+}
+
+export function validateCommitRequest(req: CommitRequest, limits: Limits): void {
+  if (!req.repository?.url) throw invalidArgument('repository.url is required');
+  validateBranch(req.branch, 'branch');
+  validateBranch(req.baseBranch, 'base_branch');
+  if (req.rebuildFromBase && req.branch === '') throw invalidArgument('rebuild_from_base needs an explicit branch');
+  if (!req.author?.name.trim() || !req.author.email.trim()) throw invalidArgument('author name and email are required');
+  if (/[<>\n\0]/.test(req.author.name + req.author.email)) {
+    throw invalidArgument("author name and email must not contain '<', '>', newlines or NUL");
+  }
+  if (!req.message.trim()) throw invalidArgument('message is required');
+  if (req.message.includes('\0')) throw invalidArgument('message must not contain NUL');
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(req.executionId)) {
+    throw invalidArgument('execution_id is required: 1 to 128 characters of [A-Za-z0-9._:-]');
+  }
+  if (/[\n\0]/.test(req.source)) throw invalidArgument('source must be one line');
+  if (req.operations.length === 0) throw invalidArgument('at least one file operation is required');
+  if (req.operations.length > limits.maxOperations) {
+    throw invalidArgument(`${req.operations.length} operations exceed the limit of ${limits.maxOperations}`);
+  }
+  let total = 0;
+  for (const op of req.operations) {
+    validatePath(op.path, limits);
+    if (op.mode === FileMode.UNSPECIFIED) throw invalidArgument(`operation on ${op.path} has no mode`);
+    if (op.content.length > limits.maxFileBytes) {
+      throw invalidArgument(
+        `content of ${op.path} is ${op.content.length} bytes, over the limit of ${limits.maxFileBytes}`,
+      );
+    }
+    total += op.content.length;
+  }
+  if (total > limits.maxJobBytes)
+    throw invalidArgument(`the job's content is ${total} bytes, over the limit of ${limits.maxJobBytes}`);
+}

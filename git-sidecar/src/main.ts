@@ -1,0 +1,89 @@
+/**
+ * The git sidecar process. See git-sidecar/README.md for what it does and its flags.
+ */
+import { parseConfig } from './config.ts';
+import { redactActiveSecrets } from './credentials/credentials.ts';
+import { BatchExecutor } from './jobs/batch-executor.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { createLogger } from './logger.ts';
+import { listen } from './server.ts';
+import { createService } from './service.ts';
+import { CloneStore } from './store/clone-store.ts';
+import { startMaintenance } from './store/maintenance.ts';
+
+let config: ReturnType<typeof parseConfig>;
+try {
+  config = parseConfig(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`git-sidecar: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+const logger = createLogger({ level: config.logLevel, component: 'git-sidecar', redact: redactActiveSecrets });
+
+const store = new CloneStore({
+  dataDir: config.dataDir,
+  diskBudgetBytes: config.diskBudgetBytes,
+  gitTimeoutMs: config.gitTimeoutMs,
+  logger,
+});
+const recovered = await store.recover();
+logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
+
+const executor = new BatchExecutor({
+  store,
+  logger,
+  gitTimeoutMs: config.gitTimeoutMs,
+  maxPushAttempts: config.maxPushAttempts,
+  executionSearchDepth: config.executionSearchDepth,
+  backoff: { initialMs: 50, maxMs: 5000 },
+  defaultBranchCacheMs: 10 * 60_000,
+});
+const scheduler = new Scheduler({
+  executor,
+  concurrency: config.concurrency,
+  maxBatch: config.maxBatch,
+  onIdle: async () => {
+    await store.evict(scheduler.busy());
+  },
+});
+const maintenance = startMaintenance({
+  store,
+  scheduler,
+  intervalMs: config.maintenanceIntervalMs,
+  gitTimeoutMs: config.gitTimeoutMs,
+  logger,
+});
+const service = createService({
+  scheduler,
+  store,
+  limits: {
+    maxFileBytes: config.maxFileBytes,
+    maxJobBytes: config.maxJobBytes,
+    maxOperations: config.maxOperations,
+    maxPathBytes: 4096,
+  },
+  allowFileUrls: config.allowFileUrls,
+  defaultJobTimeoutMs: config.jobTimeoutMs,
+  gitTimeoutMs: config.gitTimeoutMs,
+  logger,
+});
+const listener = await listen(service, {
+  socketPath: config.socketPath,
+  socketMode: config.socketMode,
+  tcp: config.tcp,
+});
+logger.info('serving', { socket: config.socketPath, tcpPort: listener.tcpPort });
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting down: finishing running jobs', { signal });
+  maintenance.stop();
+  await scheduler.close();
+  await listener.close();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,130 @@
+/**
+ * The gRPC service: checks each request, hands commit jobs to the scheduler, and turns failures into
+ * Connect errors with a gco.sidecar.v1.Failure detail the controller can act on.
+ */
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { materializeCredentials, redactActiveSecrets } from './credentials/credentials.ts';
+import { Reason, SidecarError } from './errors.ts';
+import {
+  type CommitRequest,
+  type CommitResponse,
+  FailureSchema,
+  type GitSidecarService,
+  HealthResponseSchema,
+  ResolveDefaultBranchResponseSchema,
+} from './gen/gco/sidecar/v1/sidecar_pb.js';
+import { remoteDefaultBranch } from './git/remote.ts';
+import { batchKey, type Scheduler } from './jobs/scheduler.ts';
+import { type Limits, validateCommitRequest } from './jobs/validation.ts';
+import type { Logger } from './logger.ts';
+import type { CloneStore } from './store/clone-store.ts';
+import { parseRemoteUrl } from './store/remote-url.ts';
+
+export interface ServiceOptions {
+  scheduler: Scheduler;
+  store: CloneStore;
+  limits: Limits;
+  allowFileUrls: boolean;
+  /** Deadline of a job whose call carries none. */
+  defaultJobTimeoutMs: number;
+  gitTimeoutMs: number;
+  logger: Logger;
+}
+
+const codes: Record<Reason, Code> = {
+  [Reason.UNSPECIFIED]: Code.Unknown,
+  [Reason.AUTHENTICATION_REJECTED]: Code.Unauthenticated,
+  [Reason.REPOSITORY_NOT_FOUND]: Code.NotFound,
+  [Reason.INVALID_PATH]: Code.InvalidArgument,
+  [Reason.CONFLICT_UNRESOLVABLE]: Code.Aborted,
+  [Reason.TIMEOUT]: Code.DeadlineExceeded,
+  [Reason.UNAVAILABLE]: Code.Unavailable,
+  [Reason.INVALID_ARGUMENT]: Code.InvalidArgument,
+  [Reason.HOST_KEY_REJECTED]: Code.FailedPrecondition,
+  [Reason.BRANCH_NOT_FOUND]: Code.FailedPrecondition,
+};
+
+export function toConnectError(error: unknown): ConnectError {
+  const failure =
+    error instanceof SidecarError
+      ? error
+      : new SidecarError(Reason.UNAVAILABLE, error instanceof Error ? error.message : String(error));
+  return new ConnectError(redactActiveSecrets(failure.message), codes[failure.reason], undefined, [
+    { desc: FailureSchema, value: create(FailureSchema, { reason: failure.reason, retryable: failure.retryable }) },
+  ]);
+}
+
+function deadlineOf(ctx: HandlerContext, fallbackMs: number): number {
+  const remaining = ctx.timeoutMs();
+  return Date.now() + (remaining !== undefined && remaining > 0 ? remaining : fallbackMs);
+}
+
+export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidecarService> {
+  let nonce = 0;
+  return {
+    async commit(req: CommitRequest, ctx: HandlerContext): Promise<CommitResponse> {
+      try {
+        validateCommitRequest(req, opts.limits);
+        const remote = parseRemoteUrl(req.repository?.url ?? '', { allowFileUrls: opts.allowFileUrls });
+        const response = await new Promise<CommitResponse>((resolve, reject) => {
+          opts.scheduler.submit({
+            request: req,
+            remote,
+            deadline: deadlineOf(ctx, opts.defaultJobTimeoutMs),
+            signal: ctx.signal,
+            enqueuedAt: Date.now(),
+            batchKey: batchKey(req, String(nonce++)),
+            resolve,
+            reject,
+          });
+        });
+        opts.logger.info('job done', {
+          execution: req.executionId,
+          repository: remote.normalized,
+          branch: response.branch,
+          commit: response.commitSha,
+          changed: response.changed,
+          alreadyApplied: response.alreadyApplied,
+          attempts: response.attempts,
+          batch: response.batchSize,
+          ms: response.timings?.totalMs,
+        });
+        return response;
+      } catch (error) {
+        const connectError = toConnectError(error);
+        opts.logger.warn('job failed', {
+          execution: req.executionId,
+          code: Code[connectError.code],
+          error: connectError.rawMessage,
+        });
+        throw connectError;
+      }
+    },
+
+    async resolveDefaultBranch(req, ctx) {
+      try {
+        const remote = parseRemoteUrl(req.repository?.url ?? '', { allowFileUrls: opts.allowFileUrls });
+        const credentials = await materializeCredentials(remote, req.repository?.credentials, opts.store.tmpDir);
+        try {
+          const timeoutMs = Math.min(opts.gitTimeoutMs, deadlineOf(ctx, opts.defaultJobTimeoutMs) - Date.now());
+          const result = await remoteDefaultBranch({ env: credentials.env, timeoutMs, signal: ctx.signal }, remote.url);
+          return create(ResolveDefaultBranchResponseSchema, result);
+        } finally {
+          await credentials.dispose();
+        }
+      } catch (error) {
+        throw toConnectError(error);
+      }
+    },
+
+    async health() {
+      return create(HealthResponseSchema, {
+        serving: true,
+        clones: opts.store.count(),
+        cloneBytes: BigInt(opts.store.totalBytes()),
+        jobsInFlight: opts.scheduler.inFlight(),
+      });
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Persistent bare clones on the data volume, one per normalized repository URL, handled as git-sync
+ * handles its checkouts: defensively. At start, stale lock files and temporary packs that a crash or a
+ * kill left behind are removed and every clone is checked (`fsck --connectivity-only`); a broken one is
+ * removed and cloned again on its next job. A disk budget evicts the least recently used clones.
+ *
+ * Layout: <dataDir>/clones/<key>/ (bare repositories), <dataDir>/tmp/ (private per-job files, emptied at
+ * start). Clones are created under a temporary name and renamed, so a half-made clone is never used.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git, gitOk } from '../git/command.ts';
+import type { Logger } from '../logger.ts';
+import type { RemoteUrl } from './remote-url.ts';
+
+export interface CloneStoreOptions {
+  dataDir: string;
+  /** Total bytes the clones may use; the least recently used idle clones are evicted past it. 0: no limit. */
+  diskBudgetBytes: number;
+  gitTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface Clone {
+  key: string;
+  gitDir: string;
+  /** False once the server was seen to refuse partial clone: fetch everything, no filter. */
+  partial: boolean;
+}
+
+export class CloneStore {
+  readonly clonesDir: string;
+  readonly tmpDir: string;
+  private readonly opts: CloneStoreOptions;
+  private readonly lastUsed = new Map<string, number>();
+  private readonly sizes = new Map<string, number>();
+  private readonly partial = new Map<string, boolean>();
+
+  constructor(opts: CloneStoreOptions) {
+    this.opts = opts;
+    this.clonesDir = join(opts.dataDir, 'clones');
+    this.tmpDir = join(opts.dataDir, 'tmp');
+  }
+
+  /** Prepares the data directory after a start (or a crash): see the module comment. */
+  async recover(): Promise<{ checked: number; removed: string[] }> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.clonesDir, { recursive: true });
+    const removed: string[] = [];
+    let checked = 0;
+    for (const name of await readdir(this.clonesDir)) {
+      const gitDir = join(this.clonesDir, name);
+      if (name.startsWith('.')) {
+        // A clone that was being created or evicted when the process died.
+        await rm(gitDir, { recursive: true, force: true });
+        continue;
+      }
+      checked++;
+      await removeLeftovers(gitDir);
+      const fsck = await git(['fsck', '--connectivity-only', '--no-dangling', '--no-progress'], {
+        gitDir,
+        timeoutMs: this.opts.gitTimeoutMs,
+      });
+      if (fsck.code !== 0) {
+        this.opts.logger.warn('removing a broken clone; it is cloned again on its next job', {
+          clone: name,
+          error: fsck.stderr.trim().split('\n').slice(-3).join('; '),
+        });
+        await this.remove(name);
+        removed.push(name);
+        continue;
+      }
+      const info = await stat(gitDir);
+      this.lastUsed.set(name, info.mtimeMs);
+      this.sizes.set(name, await directorySize(gitDir));
+    }
+    return { checked, removed };
+  }
+
+  /** The clone for a repository, created empty (no network) if it does not exist yet. */
+  async open(remote: RemoteUrl): Promise<{ clone: Clone; created: boolean }> {
+    const gitDir = join(this.clonesDir, remote.key);
+    this.lastUsed.set(remote.key, Date.now());
+    let created = false;
+    if (!existsSync(join(gitDir, 'HEAD'))) {
+      const tmp = join(this.clonesDir, `.new-${remote.key}-${randomBytes(4).toString('hex')}`);
+      const opts = { gitDir: tmp, timeoutMs: this.opts.gitTimeoutMs };
+      await gitOk(['init', '--quiet', '--bare', tmp], { timeoutMs: this.opts.gitTimeoutMs });
+      const config: Array<[string, string]> = [
+        ['core.repositoryformatversion', '1'],
+        ['extensions.partialClone', 'origin'],
+        ['remote.origin.url', remote.url],
+        ['remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*'],
+        ['remote.origin.promisor', 'true'],
+        ['remote.origin.partialclonefilter', 'blob:none'],
+        ['remote.origin.tagOpt', '--no-tags'],
+        // We run maintenance ourselves, between jobs, never in the middle of one.
+        ['gc.auto', '0'],
+        ['maintenance.auto', 'false'],
+        ['core.logAllRefUpdates', 'false'],
+        ['fetch.writeCommitGraph', 'true'],
+        ['protocol.version', '2'],
+      ];
+      for (const [key, value] of config) await gitOk(['config', key, value], opts);
+      await rename(tmp, gitDir);
+      created = true;
+    }
+    if (!this.partial.has(remote.key)) {
+      const mode = await git(['config', '--get', 'gco.partial'], { gitDir, timeoutMs: this.opts.gitTimeoutMs });
+      this.partial.set(remote.key, mode.stdout.toString().trim() !== 'false');
+    }
+    return { clone: { key: remote.key, gitDir, partial: this.partial.get(remote.key) ?? true }, created };
+  }
+
+  /** Records that the server refuses partial clone: later fetches ask for everything. */
+  async markFull(clone: Clone): Promise<void> {
+    await gitOk(['config', 'gco.partial', 'false'], { gitDir: clone.gitDir, timeoutMs: this.opts.gitTimeoutMs });
+    this.partial.set(clone.key, false);
+    clone.partial = false;
+  }
+
+  /** Removes lock files and temporary packs after a killed command. Call only while holding the clone. */
+  async cleanAfterKill(clone: Clone): Promise<void> {
+    await removeLeftovers(clone.gitDir);
+  }
+
+  async remove(key: string): Promise<void> {
+    const gitDir = join(this.clonesDir, key);
+    const trash = join(this.clonesDir, `.trash-${key}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(gitDir, trash);
+    } catch {
+      return;
+    }
+    await rm(trash, { recursive: true, force: true });
+    this.lastUsed.delete(key);
+    this.sizes.delete(key);
+    this.partial.delete(key);
+  }
+
+  async updateSize(clone: Clone): Promise<void> {
+    this.sizes.set(clone.key, await directorySize(clone.gitDir));
+  }
+
+  totalBytes(): number {
+    let total = 0;
+    for (const size of this.sizes.values()) total += size;
+    return total;
+  }
+
+  count(): number {
+    return this.sizes.size;
+  }
+
+  keys(): string[] {
+    return [...this.sizes.keys()];
+  }
+
+  /** Evicts least recently used clones not in `busy` until the store fits its budget. */
+  async evict(busy: ReadonlySet<string>): Promise<string[]> {
+    const evicted: string[] = [];
+    if (this.opts.diskBudgetBytes <= 0) return evicted;
+    const byAge = [...this.sizes.keys()].sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
+    for (const key of byAge) {
+      if (this.totalBytes() <= this.opts.diskBudgetBytes) break;
+      if (busy.has(key)) continue;
+      this.opts.logger.info('evicting clone over the disk budget', { clone: key, bytes: this.sizes.get(key) });
+      await this.remove(key);
+      evicted.push(key);
+    }
+    return evicted;
+  }
+}
+
+/** Stale `*.lock` files and temporary objects that a killed git leaves in a bare repository. */
+async function removeLeftovers(gitDir: string): Promise<void> {
+  const targets: string[] = [];
+  const scan = async (dir: string, recursive: boolean, match: (name: string) => boolean) => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (match(e.name)) targets.push(path);
+      else if (recursive && e.isDirectory()) await scan(path, true, match);
+    }
+  };
+  const isLock = (n: string) => n.endsWith('.lock');
+  await scan(gitDir, false, isLock);
+  await scan(join(gitDir, 'refs'), true, isLock);
+  await scan(join(gitDir, 'objects/info'), true, isLock);
+  await scan(join(gitDir, 'objects/pack'), false, (n) => n.startsWith('tmp_') || n.startsWith('.tmp-') || isLock(n));
+  await scan(join(gitDir, 'objects'), false, (n) => n.startsWith('tmp_objdir') || n.startsWith('incoming-'));
+  await Promise.all(targets.map((t) => rm(t, { recursive: true, force: true })));
+}
+
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await directorySize(path);
+    else if (e.isFile()) total += (await stat(path).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}

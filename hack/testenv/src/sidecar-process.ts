@@ -1,0 +1,60 @@
+/**
+ * The real git sidecar as a separate process on its real Unix socket, as the controller uses it.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitFor } from './net.ts';
+import { repoRoot } from './paths.ts';
+import { type ManagedProcess, startProcess } from './processes.ts';
+import { tempDir } from './temp.ts';
+
+export interface SidecarProcess {
+  socketPath: string;
+  dataDir: string;
+  logPath: string;
+  process: ManagedProcess;
+  logs(): Promise<string>;
+  /** SIGTERM: the sidecar finishes running jobs and exits. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash or an OOM kill would. */
+  kill(): Promise<void>;
+}
+
+export async function startSidecar(
+  opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<SidecarProcess> {
+  const dir = await tempDir('gco-sidecar-');
+  const dataDir = opts.dataDir ?? join(dir, 'data');
+  const socketPath = join(dir, 'sidecar.sock');
+  const logPath = join(dir, 'sidecar.log');
+  const proc = startProcess(
+    join(repoRoot, 'node_modules/.bin/node'),
+    [
+      join(repoRoot, 'git-sidecar/src/main.ts'),
+      `--socket=${socketPath}`,
+      `--data-dir=${dataDir}`,
+      '--log-level=debug',
+      ...(opts.args ?? []),
+    ],
+    logPath,
+    { env: { ...process.env, ...opts.env } },
+  );
+  const logs = () => readFile(logPath, 'utf8').catch(() => '');
+  await waitFor(async () => existsSync(socketPath) && (await logs()).includes('"serving"'), {
+    timeoutMs: 30_000,
+    describe: async () => `the git sidecar did not start:\n${await logs()}`,
+  });
+  return {
+    socketPath,
+    dataDir,
+    logPath,
+    process: proc,
+    logs,
+    stop: () => proc.stop(30_000),
+    async kill() {
+      if (proc.child.pid) process.kill(-proc.child.pid, 'SIGKILL');
+      await proc.stop();
+    },
+  };
+}
