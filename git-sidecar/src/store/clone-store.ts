@@ -88,7 +88,8 @@ export class CloneStore {
     if (!existsSync(join(gitDir, 'HEAD'))) {
       const tmp = join(this.clonesDir, `.new-${remote.key}-${randomBytes(4).toString('hex')}`);
       const opts = { gitDir: tmp, timeoutMs: this.opts.gitTimeoutMs };
-      await gitOk(['init', '--quiet', '--bare', tmp], { timeoutMs: this.opts.gitTimeoutMs });
+      // No template: sample hooks are dead weight in a clone that never runs hooks.
+      await gitOk(['init', '--quiet', '--bare', '--template=', tmp], { timeoutMs: this.opts.gitTimeoutMs });
       const config: Array<[string, string]> = [
         ['core.repositoryformatversion', '1'],
         ['extensions.partialClone', 'origin'],
@@ -159,11 +160,15 @@ export class CloneStore {
     return [...this.sizes.keys()];
   }
 
-  /** Evicts least recently used clones not in `busy` until the store fits its budget. */
+  /**
+   * Evicts least recently used clones not in `busy` until the store fits its budget. The most recently
+   * used clone is never evicted: a budget smaller than one clone must not make every job clone again.
+   */
   async evict(busy: ReadonlySet<string>): Promise<string[]> {
     const evicted: string[] = [];
     if (this.opts.diskBudgetBytes <= 0) return evicted;
     const byAge = [...this.sizes.keys()].sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
+    byAge.pop();
     for (const key of byAge) {
       if (this.totalBytes() <= this.opts.diskBudgetBytes) break;
       if (busy.has(key)) continue;
