@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createBareRepository, GitHttpServer, runOk, type SidecarProcess, startSidecar, tempDir } from '@gco/testenv';
+import {
+  createBareRepository,
+  GitHttpServer,
+  generatedFilePath,
+  runOk,
+  type SidecarProcess,
+  startSidecar,
+  tempDir,
+} from '@gco/testenv';
 import { createSidecarClient, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
 import {
   basicCredentials,
@@ -470,5 +478,17 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     ]);
     const count = blobs.split('\n').filter((t) => t === 'blob').length;
     assert.ok(count <= 3, `${count} blobs in the clone of a 500-file repository`);
+    // Overwriting existing files fetches nothing: not the old blobs (no delta search on push), and
+    // nothing else, since the branch did not move (no fetch before an optimistic push).
+    const fetchesBefore = server.requests.filter((r) => r.service === 'git-upload-pack').length;
+    const overwrite = await client.commit(
+      commitRequest({
+        url: repo.url,
+        credentials: creds,
+        ops: [1, 2, 3].map((i) => ({ path: generatedFilePath(i), content: `new ${i}\n` })),
+      }),
+    );
+    assert.equal(overwrite.pushed, true);
+    assert.equal(server.requests.filter((r) => r.service === 'git-upload-pack').length, fetchesBefore);
   });
 });

@@ -46,10 +46,11 @@ export class GitCommandError extends Error {
   readonly result: GitResult;
   readonly args: string[];
   constructor(args: string[], result: GitResult) {
+    const command = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c') ?? '';
     super(
       result.timedOut
-        ? `git ${args[0]} timed out`
-        : `git ${args[0]} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+        ? `git ${command} timed out`
+        : `git ${command} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
     );
     this.args = args;
     this.result = result;

@@ -1,9 +1,8 @@
 /**
- * The git commands that talk to the remote or make history: fetch one branch, find the default branch,
- * find commits by execution id, make a commit from a tree, push.
+ * The git commands that talk to the remote: fetch one branch, find the default branch, push.
  */
 import { classifyRemoteFailure, Reason, SidecarError } from '../errors.ts';
-import { GitCommandError, git, gitOk } from './command.ts';
+import { GitCommandError, git } from './command.ts';
 
 export interface GitContext {
   gitDir: string;
@@ -18,17 +17,16 @@ export function remoteRef(branch: string): string {
   return `refs/remotes/origin/${branch}`;
 }
 
-export type FetchOutcome = { found: true; sha: string } | { found: false };
-
 /**
  * Fetches one branch into refs/remotes/origin/<branch>: blobless unless the clone was found to be full.
- * Reports whether the server refused the filter (so the clone can be marked full).
+ * Reports whether the branch exists, and whether the server refused the filter (so the clone can be
+ * marked full).
  */
 export async function fetchBranch(
   ctx: GitContext,
   branch: string,
   partial: boolean,
-): Promise<FetchOutcome & { filterRefused: boolean }> {
+): Promise<{ found: boolean; filterRefused: boolean }> {
   const args = [
     'fetch',
     '--quiet',
@@ -49,8 +47,7 @@ export async function fetchBranch(
     }
     throw classifyRemoteFailure(new GitCommandError(args, result), `fetching branch ${branch}`);
   }
-  const sha = (await gitOk(['rev-parse', '--verify', `${remoteRef(branch)}^{commit}`], ctx)).toString().trim();
-  return { found: true, sha, filterRefused };
+  return { found: true, filterRefused };
 }
 
 /** The remote's default branch, from its HEAD symref; `empty` when the repository has no commits. */
@@ -71,63 +68,11 @@ export async function remoteDefaultBranch(
   return { branch: symref?.[1] ?? 'main', empty: !hasCommit };
 }
 
-/**
- * Commits on the branch's recent history that carry one of the execution ids, as id -> commit.
- * The history is local (a blobless clone has every commit), so this costs one git process.
- */
-export async function findExecutions(
-  ctx: GitContext,
-  tip: string,
-  ids: ReadonlySet<string>,
-  depth: number,
-): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
-  if (ids.size === 0) return found;
-  const out = await gitOk(
-    [
-      'log',
-      `--max-count=${depth}`,
-      `--format=%H %(trailers:key=${trailerKeys.execution},valueonly,separator=%x20)`,
-      tip,
-      '--',
-    ],
-    ctx,
-  );
-  for (const line of out.toString().split('\n')) {
-    const [sha, ...values] = line.trim().split(' ');
-    for (const id of values) if (sha && ids.has(id) && !found.has(id)) found.set(id, sha);
-  }
-  return found;
-}
-
-export interface CommitIdentity {
-  name: string;
-  email: string;
-}
-
 export function commitMessage(message: string, trailers: { source: string; execution: string }): string {
   const lines = [message.trimEnd(), ''];
   if (trailers.source) lines.push(`${trailerKeys.source}: ${trailers.source}`);
   lines.push(`${trailerKeys.execution}: ${trailers.execution}`);
   return `${lines.join('\n')}\n`;
-}
-
-export async function commitTree(
-  ctx: GitContext,
-  tree: string,
-  parent: string | undefined,
-  author: CommitIdentity,
-  message: string,
-): Promise<string> {
-  const env = {
-    ...ctx.env,
-    GIT_AUTHOR_NAME: author.name,
-    GIT_AUTHOR_EMAIL: author.email,
-    GIT_COMMITTER_NAME: author.name,
-    GIT_COMMITTER_EMAIL: author.email,
-  };
-  const out = await gitOk(['commit-tree', tree, ...(parent ? ['-p', parent] : [])], { ...ctx, env, input: message });
-  return out.toString().trim();
 }
 
 /** Rejections that mean the branch moved under us: refetch, re-apply, push again. */
@@ -142,6 +87,10 @@ export type PushOutcome = { ok: true } | { ok: false; retryable: true; reason: s
  */
 export async function push(ctx: GitContext, sha: string, branch: string, lease?: string): Promise<PushOutcome> {
   const args = [
+    // No delta search: deltas against the old blobs at the same paths would make git fetch each of them
+    // lazily (a blobless clone does not have them), one round trip per changed file, during the push.
+    '-c',
+    'pack.window=0',
     'push',
     '--porcelain',
     '--no-verify',
@@ -150,10 +99,8 @@ export async function push(ctx: GitContext, sha: string, branch: string, lease?:
     `${sha}:refs/heads/${branch}`,
   ];
   const result = await git(args, ctx);
-  if (result.code === 0 && !result.timedOut) {
-    await gitOk(['update-ref', remoteRef(branch), sha], ctx);
-    return { ok: true };
-  }
+  // On success git itself moves refs/remotes/origin/<branch> (the clone's fetch refspec maps it).
+  if (result.code === 0 && !result.timedOut) return { ok: true };
   const text = `${result.stdout.toString()}\n${result.stderr}`;
   if (!result.timedOut && retryablePush.test(text)) {
     const reason = /fetch first|non-fast-forward|stale info/i.test(text) ? 'branch-moved' : 'ref-lock';

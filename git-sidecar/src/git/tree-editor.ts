@@ -120,7 +120,8 @@ export class TreeEditor {
       for (const child of dir.children.values()) collect(child);
     };
     collect(this.root);
-    const oids = await this.objects.writeBlobs(pending.map((p) => p.content));
+    const oids: string[] = [];
+    for (const p of pending) oids.push(await this.objects.writeBlob(p.content));
     const blobOids = new Map<Directory, Map<string, { oid: string; mode: string }>>();
     pending.forEach((p, i) => {
       const m = blobOids.get(p.dir) ?? new Map<string, { oid: string; mode: string }>();

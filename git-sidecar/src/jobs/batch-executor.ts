@@ -14,16 +14,9 @@ import {
   PhaseTimingsSchema,
 } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import { GitCommandError } from '../git/command.ts';
+import { ExecutionIndex } from '../git/execution-index.ts';
 import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
-import {
-  commitMessage,
-  commitTree,
-  fetchBranch,
-  findExecutions,
-  type GitContext,
-  push,
-  remoteDefaultBranch,
-} from '../git/remote.ts';
+import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
 import { TreeEditor } from '../git/tree-editor.ts';
 import type { Logger } from '../logger.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
@@ -70,6 +63,10 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export class BatchExecutor {
   private readonly opts: ExecutorOptions;
   private readonly defaultBranches = new Map<string, { branch: string; until: number }>();
+  /** Per clone and branch: what was found in its history by execution id. */
+  private readonly indexes = new Map<string, ExecutionIndex>();
+  /** Branches whose last push was rejected: fetch before building, until a push goes through. */
+  private readonly contended = new Set<string>();
 
   constructor(opts: ExecutorOptions) {
     this.opts = opts;
@@ -106,7 +103,7 @@ export class BatchExecutor {
         timeoutMs: Math.max(1000, Math.min(this.opts.gitTimeoutMs, deadline - Date.now())),
         signal: abort.signal,
       });
-      objects = new ObjectStore({ ...ctx(), tmpDir: this.opts.store.tmpDir });
+      objects = new ObjectStore(ctx());
       const req = first.request;
       const branch = req.branch || (await this.defaultBranch(first, ctx()));
       const outcome = await this.attempt(jobs, clone, objects, ctx, branch, timings, abort.signal);
@@ -151,36 +148,32 @@ export class BatchExecutor {
     signal: AbortSignal,
   ) {
     const req = (jobs[0] as Job).request;
+    const branchKey = `${clone.key}\0${branch}`;
     for (let attempt = 1; ; attempt++) {
-      // Fetch the target branch; when it is missing (or is rebuilt from its base), the base too.
       let t = Date.now();
-      const target = await fetchBranch(ctx(), branch, clone.partial);
-      if (target.filterRefused && clone.partial) {
-        this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', { clone: clone.key });
-        await this.opts.store.markFull(clone);
-      }
+      // Optimistic: build on the tip we last saw and push without fetching. Pushes are fast-forward
+      // only, so if anyone else moved the branch (and might have landed one of these executions), the
+      // push is rejected and the next attempt fetches. Rebuilds always fetch: their base must be fresh.
+      const known = await objects.resolveCommit(remoteRef(branch));
+      const optimistic = attempt === 1 && !req.rebuildFromBase && known !== undefined && !this.contended.has(branchKey);
+      let tip = known;
       let baseSha: string | undefined;
-      if (!target.found || req.rebuildFromBase) {
-        const baseBranch = req.baseBranch || (await this.defaultBranch(jobs[0] as Job, ctx()));
-        if (baseBranch === branch) {
-          baseSha = target.found ? target.sha : undefined;
-        } else {
-          const base = await fetchBranch(ctx(), baseBranch, clone.partial);
-          if (base.found) baseSha = base.sha;
-          else if (!(await remoteDefaultBranch(ctx(), (jobs[0] as Job).remote.url)).empty) {
-            throw new SidecarError(
-              Reason.BRANCH_NOT_FOUND,
-              `branch ${branch} does not exist and its base branch ${baseBranch} does not exist either`,
-            );
-          }
+      if (!optimistic) {
+        const target = await fetchBranch(ctx(), branch, clone.partial);
+        if (target.filterRefused && clone.partial) {
+          this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', {
+            clone: clone.key,
+          });
+          await this.opts.store.markFull(clone);
         }
+        tip = target.found ? await objects.resolveCommit(remoteRef(branch)) : undefined;
+        if (!tip || req.rebuildFromBase) baseSha = await this.baseTip(jobs[0] as Job, clone, objects, ctx, branch, tip);
       }
       timings.fetch += Date.now() - t;
 
       t = Date.now();
-      const tip = target.found ? target.sha : undefined;
       const parent = req.rebuildFromBase ? baseSha : (tip ?? baseSha);
-      const results = await this.build(jobs, objects, ctx(), tip, parent);
+      const results = await this.build(jobs, objects, branchKey, tip, parent);
       timings.build += Date.now() - t;
 
       const head = results.filter((r) => r.changed).at(-1)?.sha;
@@ -192,8 +185,11 @@ export class BatchExecutor {
       const pushed = await push(ctx(), head, branch, lease);
       timings.push += Date.now() - t;
       if (pushed.ok) {
+        if (!optimistic) this.contended.delete(branchKey);
         return { results, pushed: true, createdBranch: !tip, attempts: attempt, baseSha };
       }
+      // The branch moved: fetch first on the next attempts and batches, until a push goes through.
+      this.contended.add(branchKey);
       this.opts.onPushRetry?.(pushed.reason);
       if (attempt >= this.opts.maxPushAttempts || signal.aborted) {
         throw new SidecarError(
@@ -202,27 +198,48 @@ export class BatchExecutor {
         );
       }
       this.opts.logger.debug('branch moved; fetching and applying again', { branch, attempt, reason: pushed.reason });
-      await sleep(this.backoffMs(attempt), signal);
+      if (!optimistic) await sleep(this.backoffMs(attempt), signal);
       if (signal.aborted) throw new SidecarError(Reason.TIMEOUT, 'the deadline passed while retrying the push');
     }
+  }
+
+  /** The tip of the branch a missing (or rebuilt) branch starts from; undefined in an empty repository. */
+  private async baseTip(
+    job: Job,
+    clone: Clone,
+    objects: ObjectStore,
+    ctx: () => GitContext,
+    branch: string,
+    tip: string | undefined,
+  ): Promise<string | undefined> {
+    const baseBranch = job.request.baseBranch || (await this.defaultBranch(job, ctx()));
+    if (baseBranch === branch) return tip;
+    const base = await fetchBranch(ctx(), baseBranch, clone.partial);
+    if (base.found) return objects.resolveCommit(remoteRef(baseBranch));
+    if ((await remoteDefaultBranch(ctx(), job.remote.url)).empty) return undefined;
+    throw new SidecarError(
+      Reason.BRANCH_NOT_FOUND,
+      `branch ${branch} does not exist and its base branch ${baseBranch} does not exist either`,
+    );
   }
 
   /** Makes one commit per job, in order, each on the previous one. */
   private async build(
     jobs: Job[],
     objects: ObjectStore,
-    ctx: GitContext,
+    branchKey: string,
     tip: string | undefined,
     parent: string | undefined,
   ): Promise<JobOutcome[]> {
     const ids = new Set(jobs.map((j) => j.request.executionId));
-    const landed = tip
-      ? await findExecutions(ctx, tip, ids, this.opts.executionSearchDepth)
-      : new Map<string, string>();
+    const index = this.indexes.get(branchKey) ?? new ExecutionIndex(this.opts.executionSearchDepth);
+    this.indexes.set(branchKey, index);
+    const landed = tip ? await index.find(objects, tip, ids) : new Map<string, string>();
     const results: JobOutcome[] = [];
     const madeHere = new Map<string, string>();
     let current = parent;
     let currentTree = current ? await this.treeOf(objects, current) : undefined;
+    const now = Math.floor(Date.now() / 1000);
     for (const job of jobs) {
       const id = job.request.executionId;
       const previous = landed.get(id) ?? madeHere.get(id);
@@ -239,13 +256,12 @@ export class BatchExecutor {
           continue;
         }
         const req = job.request;
-        const sha = await commitTree(
-          ctx,
+        const sha = await objects.writeCommit({
           tree,
-          current,
-          { name: req.author?.name ?? '', email: req.author?.email ?? '' },
-          commitMessage(req.message, { source: req.source, execution: id }),
-        );
+          parents: current ? [current] : [],
+          author: { name: req.author?.name ?? '', email: req.author?.email ?? '', time: now },
+          message: commitMessage(req.message, { source: req.source, execution: id }),
+        });
         madeHere.set(id, sha);
         current = sha;
         currentTree = tree;

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, gitOk } from '../git/command.ts';
 import type { Logger } from '../logger.ts';
@@ -87,25 +87,33 @@ export class CloneStore {
     let created = false;
     if (!existsSync(join(gitDir, 'HEAD'))) {
       const tmp = join(this.clonesDir, `.new-${remote.key}-${randomBytes(4).toString('hex')}`);
-      const opts = { gitDir: tmp, timeoutMs: this.opts.gitTimeoutMs };
       // No template: sample hooks are dead weight in a clone that never runs hooks.
       await gitOk(['init', '--quiet', '--bare', '--template=', tmp], { timeoutMs: this.opts.gitTimeoutMs });
-      const config: Array<[string, string]> = [
-        ['core.repositoryformatversion', '1'],
-        ['extensions.partialClone', 'origin'],
-        ['remote.origin.url', remote.url],
-        ['remote.origin.fetch', '+refs/heads/*:refs/remotes/origin/*'],
-        ['remote.origin.promisor', 'true'],
-        ['remote.origin.partialclonefilter', 'blob:none'],
-        ['remote.origin.tagOpt', '--no-tags'],
-        // We run maintenance ourselves, between jobs, never in the middle of one.
-        ['gc.auto', '0'],
-        ['maintenance.auto', 'false'],
-        ['core.logAllRefUpdates', 'false'],
-        ['fetch.writeCommitGraph', 'true'],
-        ['protocol.version', '2'],
-      ];
-      for (const [key, value] of config) await gitOk(['config', key, value], opts);
+      // Written as one block rather than a dozen `git config` processes (15 ms each here).
+      await appendFile(
+        join(tmp, 'config'),
+        [
+          '[core]',
+          '\trepositoryformatversion = 1',
+          '\tlogAllRefUpdates = false',
+          '[extensions]',
+          '\tpartialClone = origin',
+          '[remote "origin"]',
+          `\turl = ${configValue(remote.url)}`,
+          '\tfetch = +refs/heads/*:refs/remotes/origin/*',
+          '\tpromisor = true',
+          '\tpartialclonefilter = blob:none',
+          '\ttagOpt = --no-tags',
+          '# We run maintenance ourselves, between jobs, never in the middle of one.',
+          '[gc]',
+          '\tauto = 0',
+          '[maintenance]',
+          '\tauto = false',
+          '[protocol]',
+          '\tversion = 2',
+          '',
+        ].join('\n'),
+      );
       await rename(tmp, gitDir);
       created = true;
     }
@@ -178,6 +186,11 @@ export class CloneStore {
     }
     return evicted;
   }
+}
+
+/** A value for a git config file: quoted, with `\` and `"` escaped. */
+function configValue(value: string): string {
+  return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 /** Stale `*.lock` files and temporary objects that a killed git leaves in a bare repository. */

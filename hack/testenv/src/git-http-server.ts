@@ -143,6 +143,8 @@ export class GitHttpServer {
       ['uploadpack.allowFilter', String(this.partialClone)],
       ['uploadpack.allowAnySHA1InWant', String(this.partialClone)],
       ['receive.denyCurrentBranch', 'ignore'],
+      // Check every pushed object, as GitHub does: a malformed tree or commit is refused.
+      ['receive.fsckObjects', 'true'],
     ];
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,

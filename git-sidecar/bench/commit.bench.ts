@@ -1,0 +1,209 @@
+/**
+ * Benchmarks of the git sidecar against the real smart-HTTP server, each beside the baseline the peers
+ * use (a full clone into a temporary directory for every commit), measured in the same run.
+ *
+ *   npm run bench -w @gco/git-sidecar            # everything (about 5 minutes on 2 cores)
+ *   GCO_BENCH_QUICK=1 npm run bench -w @gco/git-sidecar   # smaller repositories, for a smoke run
+ *
+ * Targets (issue 3): warm commit+push of one file into a 100k-file, 10k-commit repository p50 < 300 ms
+ * and < 1.3x the 1k-file figure; a burst of 200 jobs pushed within 15 s; a cold blobless clone under
+ * 3 s per 100 MB; sidecar RSS under 200 MB throughout.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createBareRepository, GitHttpServer, generatedFilePath, runOk, startSidecar, tempDir } from '@gco/testenv';
+import { removeTempDirs } from '../../hack/testenv/src/temp.ts';
+import { createSidecarClient, type SidecarClient } from '../src/client.ts';
+import { commitRequest, tokenCredentials } from '../test/support.ts';
+
+const quick = process.env.GCO_BENCH_QUICK === '1';
+const token = 'ghp_bench_token';
+const creds = tokenCredentials(token);
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+};
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+async function sizeMb(path: string): Promise<number> {
+  return Number((await runOk('du', ['-sk', path])).split('\t')[0]) / 1024;
+}
+
+/** What the peers do: clone everything into a temporary directory, change one file, commit, push. */
+async function fullCloneCommit(url: string, file: string, content: string): Promise<number> {
+  const dir = await tempDir('gco-baseline-');
+  const env = {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x:${token}`).toString('base64')}`,
+  };
+  const start = performance.now();
+  await runOk('git', ['clone', '-q', url, dir], { env, timeoutMs: 600_000 });
+  await runOk('sh', ['-c', `printf '%s' "$1" > "$2"`, 'sh', content, join(dir, file)]);
+  await runOk('git', ['-C', dir, '-c', 'user.name=B', '-c', 'user.email=b@example.com', 'commit', '-qam', 'baseline']);
+  await runOk('git', ['-C', dir, 'push', '-q', 'origin', 'HEAD:main'], { env, timeoutMs: 600_000 });
+  const elapsed = performance.now() - start;
+  await runOk('rm', ['-rf', dir]);
+  return elapsed;
+}
+
+async function warmCommits(client: SidecarClient, url: string, files: number, iterations: number): Promise<number[]> {
+  const times: number[] = [];
+  const phases: Record<string, number[]> = { fetch: [], build: [], push: [] };
+  for (let i = 0; i <= iterations; i++) {
+    const path = generatedFilePath((i * 37) % files);
+    const start = performance.now();
+    const res = await client.commit(
+      commitRequest({ url, credentials: creds, ops: [{ path, content: `bench ${i} ${Date.now()}\n` }] }),
+    );
+    const elapsed = performance.now() - start;
+    if (!res.pushed) throw new Error('a benchmark commit was not pushed');
+    if (i > 0) {
+      // the first one warms the clone
+      times.push(elapsed);
+      phases.fetch?.push(res.timings?.fetchMs ?? 0);
+      phases.build?.push(res.timings?.buildMs ?? 0);
+      phases.push?.push(res.timings?.pushMs ?? 0);
+    }
+  }
+  console.log(
+    `  phases (p50): ${Object.entries(phases)
+      .map(([k, v]) => `${k} ${ms(percentile(v, 50))}`)
+      .join(', ')}`,
+  );
+  return times;
+}
+
+const rows: Array<[string, string, string, string]> = [];
+const report = (what: string, ours: string, baseline: string, ratio: string) => {
+  rows.push([what, ours, baseline, ratio]);
+  console.log(`${what}: ${ours} (baseline ${baseline}, ${ratio})`);
+};
+
+const root = await tempDir('gco-bench-');
+try {
+  const shapes = quick
+    ? {
+        small: { files: 1_000, commits: 100 },
+        large: { files: 20_000, commits: 1_000 },
+        bytes: { files: 4_000, fileSize: 4096 },
+      }
+    : {
+        small: { files: 1_000, commits: 1_000 },
+        large: { files: 100_000, commits: 10_000 },
+        bytes: { files: 40_000, fileSize: 4096 },
+      };
+  console.log('creating repositories...');
+  await createBareRepository(join(root, 'repos/small.git'), shapes.small);
+  await createBareRepository(join(root, 'repos/large.git'), shapes.large);
+  await createBareRepository(join(root, 'repos/bytes.git'), { ...shapes.bytes, commits: 10 });
+  const bytesRepoMb = await sizeMb(join(root, 'repos/bytes.git'));
+  const server = await new GitHttpServer({ root: join(root, 'repos'), auth: { tokens: [token] } }).start();
+  const sidecar = await startSidecar({ args: ['--log-level=warn'] });
+  const pid = sidecar.process.child.pid as number;
+  let peakRss = 0;
+  const sampler = setInterval(async () => {
+    peakRss = Math.max(peakRss, await rssMb(pid));
+  }, 50);
+  const client = createSidecarClient({ socketPath: sidecar.socketPath });
+  try {
+    const iterations = quick ? 10 : 30;
+    const small = await warmCommits(client, server.url('small.git'), shapes.small.files, iterations);
+    const large = await warmCommits(client, server.url('large.git'), shapes.large.files, iterations);
+    const baselineSmall = [await fullCloneCommit(server.url('small.git'), generatedFilePath(1), 'b1\n')];
+    const baselineLarge: number[] = [];
+    for (let i = 0; i < 3; i++)
+      baselineLarge.push(await fullCloneCommit(server.url('large.git'), generatedFilePath(i), `b${i}\n`));
+    const p50Small = percentile(small, 50);
+    const p50Large = percentile(large, 50);
+    report(
+      `warm commit+push, ${shapes.small.files} files / ${shapes.small.commits} commits, p50 (p90)`,
+      `${ms(p50Small)} (${ms(percentile(small, 90))})`,
+      ms(percentile(baselineSmall, 50)),
+      `${(percentile(baselineSmall, 50) / p50Small).toFixed(1)}x faster`,
+    );
+    report(
+      `warm commit+push, ${shapes.large.files} files / ${shapes.large.commits} commits, p50 (p90)`,
+      `${ms(p50Large)} (${ms(percentile(large, 90))})`,
+      ms(percentile(baselineLarge, 50)),
+      `${(percentile(baselineLarge, 50) / p50Large).toFixed(1)}x faster`,
+    );
+    report('large / small warm p50', `${(p50Large / p50Small).toFixed(2)}x`, '', 'target < 1.3x');
+
+    // A burst of 200 jobs to one branch.
+    const burst = 200;
+    const pushesBefore = server.requests.filter((r) => r.service === 'git-receive-pack' && r.method === 'POST').length;
+    let start = performance.now();
+    await Promise.all(
+      Array.from({ length: burst }, (_, i) =>
+        client.commit(
+          commitRequest({
+            url: server.url('small.git'),
+            credentials: creds,
+            ops: [{ path: `burst/${i}.txt`, content: `${i}\n` }],
+          }),
+          { timeoutMs: 120_000 },
+        ),
+      ),
+    );
+    const burstMs = performance.now() - start;
+    const pushes =
+      server.requests.filter((r) => r.service === 'git-receive-pack' && r.method === 'POST').length - pushesBefore;
+    const sampleN = quick ? 3 : 10;
+    const baselineBurst: number[] = [];
+    for (let i = 0; i < sampleN; i++)
+      baselineBurst.push(await fullCloneCommit(server.url('small.git'), generatedFilePath(i), `x${i}\n`));
+    const baselineBurstMs = (baselineBurst.reduce((a, b) => a + b, 0) / sampleN) * burst;
+    report(
+      `burst of ${burst} jobs to one branch (${pushes} pushes)`,
+      ms(burstMs),
+      `${ms(baselineBurstMs)} (${sampleN} measured, x${burst / sampleN})`,
+      `${(baselineBurstMs / burstMs).toFixed(0)}x faster`,
+    );
+
+    // Cold: the first job on a repository clones it (blobless) and commits.
+    start = performance.now();
+    await client.commit(
+      commitRequest({
+        url: server.url('bytes.git'),
+        credentials: creds,
+        ops: [{ path: generatedFilePath(5), content: 'cold\n' }],
+      }),
+      { timeoutMs: 600_000 },
+    );
+    const coldMs = performance.now() - start;
+    const baselineCold = await fullCloneCommit(server.url('bytes.git'), generatedFilePath(6), 'cold\n');
+    report(
+      `cold first job (blobless clone + commit + push), ${bytesRepoMb.toFixed(0)} MB repository`,
+      `${ms(coldMs)} = ${ms((coldMs / bytesRepoMb) * 100)} per 100 MB`,
+      ms(baselineCold),
+      `${(baselineCold / coldMs).toFixed(1)}x faster`,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    report('sidecar RSS, peak over the whole run', `${peakRss.toFixed(0)} MB`, '', 'target < 200 MB');
+    const clones = await sizeMb(join(sidecar.dataDir, 'clones'));
+    report(
+      'clones on disk after the run',
+      `${clones.toFixed(1)} MB`,
+      `${(await sizeMb(join(root, 'repos'))).toFixed(0)} MB served`,
+      '',
+    );
+  } finally {
+    clearInterval(sampler);
+    await sidecar.stop();
+    await server.stop();
+  }
+  console.log('\n| what | git sidecar | full clone per commit | ratio |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+} finally {
+  await removeTempDirs();
+}
