@@ -33,6 +33,8 @@ export interface GitHttpRequest {
   service: string | undefined;
   user: string | undefined;
   status: number;
+  /** How long the server took to answer. */
+  ms: number;
 }
 
 /** Extra routes served on the same host, such as a GitHub API stand-in. Return true when handled. */
@@ -94,8 +96,16 @@ export class GitHttpServer {
     const service = url.searchParams.get('service') ?? lastSegment(url.pathname);
     const isPush = service === 'git-receive-pack';
     const user = this.authenticate(req.headers.authorization);
+    const started = performance.now();
     const record = (status: number) =>
-      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, service, user: user || undefined, status });
+      this.requests.push({
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        service,
+        user: user || undefined,
+        status,
+        ms: Math.round(performance.now() - started),
+      });
 
     if (user === false || (user === undefined && this.auth && (isPush || !this.auth.anonymousRead))) {
       record(401);

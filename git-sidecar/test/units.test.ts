@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { Failure_Reason as Reason } from '../src/client.ts';
+import { parseBytes, parseConfig, parseDuration } from '../src/config.ts';
+import { redact } from '../src/credentials/credentials.ts';
+import { SidecarError } from '../src/errors.ts';
+import { validateBranch, validatePath } from '../src/jobs/validation.ts';
+import { parseRemoteUrl } from '../src/store/remote-url.ts';
+
+describe('git sidecar: units', () => {
+  it('normalizes every spelling of a repository to one clone', () => {
+    const keys = [
+      'https://GitHub.com/Company/Repo.git',
+      'https://github.com/Company/Repo',
+      'https://github.com:443/Company/Repo/',
+    ].map((u) => parseRemoteUrl(u, { allowFileUrls: false }).key);
+    assert.equal(new Set(keys).size, 1);
+    const ssh = [
+      'git@github.com:company/repo.git',
+      'ssh://git@github.com/company/repo',
+      'ssh://git@github.com:22/company/repo.git',
+    ];
+    assert.equal(new Set(ssh.map((u) => parseRemoteUrl(u, { allowFileUrls: false }).normalized)).size, 1);
+    assert.equal(parseRemoteUrl('git@github.com:company/repo.git', { allowFileUrls: false }).transport, 'ssh');
+    assert.notEqual(
+      parseRemoteUrl('https://github.com/a/b', { allowFileUrls: false }).key,
+      parseRemoteUrl('https://github.com/a/c', { allowFileUrls: false }).key,
+    );
+  });
+
+  it('refuses URLs with credentials, unknown schemes and file:// unless allowed', () => {
+    for (const url of [
+      'https://user:pw@github.com/a/b',
+      'https://token@github.com/a/b',
+      'ext::sh -c x',
+      'ftp://h/x',
+      'file:///tmp/x',
+      '',
+    ]) {
+      assert.throws(
+        () => parseRemoteUrl(url, { allowFileUrls: false }),
+        (e: unknown) => e instanceof SidecarError && e.reason === Reason.INVALID_ARGUMENT,
+        url,
+      );
+    }
+    assert.equal(parseRemoteUrl('file:///tmp/x.git', { allowFileUrls: true }).transport, 'file');
+  });
+
+  it('validates paths like the API contract', () => {
+    for (const ok of ['a.txt', 'dir/sub/file.yaml', '.gitignore', 'a/.github/x', 'with space/ü.txt'])
+      validatePath(ok, { maxPathBytes: 4096 });
+    for (const bad of [
+      '',
+      '/a',
+      'a/../b',
+      './a',
+      'a//b',
+      'a/',
+      '.git',
+      '.GIT/config',
+      'x/.git/y',
+      'a\0b',
+      'a\nb',
+      'a\\b',
+      'x'.repeat(4097),
+    ]) {
+      assert.throws(
+        () => validatePath(bad, { maxPathBytes: 4096 }),
+        (e: unknown) => e instanceof SidecarError && e.reason === Reason.INVALID_PATH,
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  it('validates branch names like git', () => {
+    for (const ok of ['main', 'backups/production', 'release-1.2', 'argocd-sync-20261124101500'])
+      validateBranch(ok, 'branch');
+    for (const bad of [
+      '-x',
+      '/x',
+      'x/',
+      'a..b',
+      'a b',
+      'a~1',
+      'a^',
+      'a:b',
+      'a?',
+      'a*',
+      'a[',
+      'x.lock',
+      'a@{b',
+      '@',
+      'a//b',
+      '.hidden',
+      'a/.b',
+    ]) {
+      assert.throws(() => validateBranch(bad, 'branch'), SidecarError, bad);
+    }
+  });
+
+  it('parses sizes, durations and flags, naming the flag in errors', () => {
+    assert.equal(parseBytes('x', '10Gi'), 10 * 1024 ** 3);
+    assert.equal(parseBytes('x', '1500'), 1500);
+    assert.equal(parseDuration('x', '1.5s'), 1500);
+    assert.equal(parseDuration('x', '2m'), 120_000);
+    assert.throws(() => parseBytes('disk-budget', 'lots'), /--disk-budget/);
+    const config = parseConfig(['--socket=/tmp/s.sock', '--disk-budget=5Gi', '--git-timeout=30s'], {});
+    assert.equal(config.diskBudgetBytes, 5 * 1024 ** 3);
+    assert.equal(config.gitTimeoutMs, 30_000);
+    assert.equal(parseConfig([], { GCO_SIDECAR_CONCURRENCY: '7' }).concurrency, 7);
+    assert.throws(() => parseConfig(['--concurrency=0'], {}), /--concurrency/);
+    assert.throws(() => parseConfig(['--no-such-flag'], {}));
+  });
+
+  it('redacts every secret from text', () => {
+    assert.equal(
+      redact('token abc123 and abc123 again, pw hunter22', ['abc123', 'hunter22']),
+      'token [REDACTED] and [REDACTED] again, pw [REDACTED]',
+    );
+  });
+});
