@@ -12,7 +12,7 @@ import {
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { type CommitResponse, createSidecarClient, Failure_Reason as Reason } from '../src/client.ts';
+import { type CommitResponse, createSidecarClient, failureOf, Failure_Reason as Reason } from '../src/client.ts';
 import {
   basicCredentials,
   commitRequest,
@@ -320,6 +320,81 @@ describe('git sidecar: resilience', function () {
         commitRequest({ url: a.url, credentials: creds, ops: [{ path: 'a2.txt', content: 'a' }] }),
       );
       assert.equal(again.pushed, true);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('reports an unreachable remote as UNAVAILABLE, retryable', async () => {
+    const sidecar = await startSidecar();
+    try {
+      const client = createSidecarClient({ socketPath: sidecar.socketPath });
+      const error = await expectFailure(
+        client.commit(commitRequest({ url: 'http://127.0.0.1:9/nothing.git', ops: [{ path: 'x', content: 'x' }] })),
+        Reason.UNAVAILABLE,
+      );
+      assert.equal(failureOf(error)?.retryable, true);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('maintains idle clones in the background: loose objects packed, commit-graph written', async () => {
+    const repo = await repository({ files: 50 });
+    const sidecar = await startSidecar({ args: ['--maintenance-interval=500ms'] });
+    try {
+      const client = createSidecarClient({ socketPath: sidecar.socketPath });
+      for (let i = 0; i < 3; i++) {
+        await client.commit(
+          commitRequest({ url: repo.url, credentials: creds, ops: [{ path: `m${i}.txt`, content: `${i}` }] }),
+        );
+      }
+      const [clone] = await readdir(join(sidecar.dataDir, 'clones'));
+      const gitDir = join(sidecar.dataDir, 'clones', clone ?? '');
+      let loose = -1;
+      for (let i = 0; i < 60 && loose !== 0; i++) {
+        await sleep(250);
+        const counts = await runOk('git', ['--git-dir', gitDir, 'count-objects', '-v']);
+        loose = Number(/^count: (\d+)$/m.exec(counts)?.[1]);
+      }
+      assert.equal(loose, 0, 'the loose objects of the commits were packed');
+      assert.ok(
+        existsSync(join(gitDir, 'objects/info/commit-graph')) || existsSync(join(gitDir, 'objects/info/commit-graphs')),
+        'a commit-graph was written',
+      );
+      const res = await client.commit(
+        commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'after.txt', content: 'a' }] }),
+      );
+      assert.equal(res.pushed, true);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('finishes running jobs on SIGTERM and exits cleanly', async () => {
+    const repo = await repository({ files: 20 });
+    const sidecar = await startSidecar();
+    const client = createSidecarClient({ socketPath: sidecar.socketPath });
+    const running = client.commit(
+      commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'last.txt', content: 'l' }] }),
+    );
+    await sleep(50);
+    const exited = new Promise<number | null>((resolve) => sidecar.process.child.once('exit', (code) => resolve(code)));
+    sidecar.process.child.kill('SIGTERM');
+    const res = await running;
+    assert.equal(res.pushed, true);
+    assert.equal(await exited, 0);
+    assert.match(await sidecar.logs(), /"stopped"/);
+    assert.ok(!existsSync(sidecar.socketPath), 'the socket is removed');
+  });
+
+  it('also serves on TCP for development', async () => {
+    const sidecar = await startSidecar({ args: ['--listen-tcp=127.0.0.1:0'] });
+    try {
+      const port = Number(/"tcpPort":(\d+)/.exec(await sidecar.logs())?.[1]);
+      assert.ok(port > 0);
+      const health = await createSidecarClient({ baseUrl: `http://127.0.0.1:${port}` }).health({});
+      assert.equal(health.serving, true);
     } finally {
       await sidecar.stop();
     }
