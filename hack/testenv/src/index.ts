@@ -1,6 +1,14 @@
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { freePort, waitFor } from './net.ts';
+export {
+  aggregateClusterRoles,
+  installOperatorRbac,
+  type OperatorProcess,
+  operatorNamespace,
+  operatorServiceAccount,
+  startOperator,
+} from './operator-process.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';

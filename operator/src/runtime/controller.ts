@@ -9,7 +9,7 @@
  * - A de-duplicating, rate-limited work queue; `concurrency` workers; never two reconciles of one key.
  */
 import type { Logger } from '../logger.ts';
-import type { Informer } from './informer.ts';
+import type { ChangeHandler } from './informer.ts';
 import type { KubeObject } from './resources.ts';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.ts';
 
@@ -33,9 +33,15 @@ export interface ReconcileContext {
 
 export type Reconciler<T> = (obj: T, ctx: ReconcileContext) => Promise<Action>;
 
+/** Where objects come from: an Informer, or an InformerSet over several namespaces. */
+export interface Source<T> {
+  get(key: string): T | undefined;
+  onChange(handler: ChangeHandler<T>): void;
+}
+
 export interface ControllerOptions<T extends KubeObject> {
   name: string;
-  informer: Informer<T>;
+  informer: Source<T>;
   reconcile: Reconciler<T>;
   concurrency?: number;
   queue?: Partial<WorkQueueOptions>;
@@ -64,7 +70,7 @@ export class Controller<T extends KubeObject> {
   }
 
   /** Enqueues the primary keys that `map` returns for every change of another kind. */
-  watches<S extends KubeObject>(informer: Informer<S>, map: (obj: S) => string[]): this {
+  watches<S extends KubeObject>(informer: Source<S>, map: (obj: S) => string[]): this {
     informer.onChange((_type, obj) => {
       for (const key of map(obj)) this.queue.add(key);
     });

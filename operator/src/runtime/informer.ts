@@ -175,3 +175,33 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 }
+
+/** Several informers of one kind (one per watched namespace) seen as one. */
+export class InformerSet<T extends KubeObject = KubeObject> {
+  readonly informers: Array<Informer<T>>;
+  constructor(informers: Array<Informer<T>>) {
+    this.informers = informers;
+  }
+  get(key: string): T | undefined {
+    for (const informer of this.informers) {
+      const obj = informer.get(key);
+      if (obj) return obj;
+    }
+    return undefined;
+  }
+  list(): T[] {
+    return this.informers.flatMap((i) => i.list());
+  }
+  onChange(handler: ChangeHandler<T>): void {
+    for (const informer of this.informers) informer.onChange(handler);
+  }
+  get hasSynced(): boolean {
+    return this.informers.every((i) => i.hasSynced);
+  }
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+  stop(): void {
+    for (const informer of this.informers) informer.stop();
+  }
+}

@@ -53,44 +53,47 @@ export type Strategy = (typeof strategies)[number];
 
 // ---- spec ---------------------------------------------------------------------------------------
 
-const Repository = (kind: 'GitCommit' | 'PullRequest') =>
-  Type.Object(
-    {
-      url: Type.String({
+const repositoryUrl = Type.String({
+  description:
+    "Git repository URL: 'https://host/path', 'http://host/path', 'ssh://user@host[:port]/path' or scp-like 'user@host:path'. " +
+    "'file://' URLs are accepted only when the operator runs with --allow-file-urls (tests and development). " +
+    'Credentials never go in the URL: use spec.auth.secretName.',
+  minLength: 1,
+  maxLength: limits.url,
+  ...validations(repositoryUrlRules),
+});
+
+const GitCommitRepository = Type.Object(
+  {
+    url: repositoryUrl,
+    branch: Type.Optional(
+      Type.String({
         description:
-          "Git repository URL: 'https://host/path', 'http://host/path', 'ssh://user@host[:port]/path' or scp-like 'user@host:path'. " +
-          "'file://' URLs are accepted only when the operator runs with --allow-file-urls (tests and development). " +
-          'Credentials never go in the URL: use spec.auth.secretName.',
+          "Branch to commit to. Default: the remote's default branch (its HEAD). A branch that does not exist " +
+          "yet is created from the default branch's tip, or as the first commit of an empty repository.",
         minLength: 1,
-        maxLength: limits.url,
-        ...validations(repositoryUrlRules),
+        maxLength: limits.branch,
+        ...validations(branchRules),
       }),
-      ...(kind === 'GitCommit'
-        ? {
-            branch: Type.Optional(
-              Type.String({
-                description:
-                  "Branch to commit to. Default: the remote's default branch (its HEAD). A branch that does not exist " +
-                  "yet is created from the default branch's tip, or as the first commit of an empty repository.",
-                minLength: 1,
-                maxLength: limits.branch,
-                ...validations(branchRules),
-              }),
-            ),
-          }
-        : {
-            baseBranch: Type.Optional(
-              Type.String({
-                description: "Base branch of the pull request. Default: the remote's default branch (its HEAD).",
-                minLength: 1,
-                maxLength: limits.branch,
-                ...validations(branchRules),
-              }),
-            ),
-          }),
-    },
-    { description: 'The git repository to write to.' },
-  );
+    ),
+  },
+  { description: 'The git repository to write to.' },
+);
+
+const PullRequestRepository = Type.Object(
+  {
+    url: repositoryUrl,
+    baseBranch: Type.Optional(
+      Type.String({
+        description: "Base branch of the pull request. Default: the remote's default branch (its HEAD).",
+        minLength: 1,
+        maxLength: limits.branch,
+        ...validations(branchRules),
+      }),
+    ),
+  },
+  { description: 'The git repository to write to.' },
+);
 
 const Auth = Type.Object(
   {
@@ -278,9 +281,9 @@ const PullRequestFields = Type.Object(
   { description: 'The pull request to open or update.' },
 );
 
-function specFields(kind: 'GitCommit' | 'PullRequest') {
+function specFields<R extends TSchema>(kind: 'GitCommit' | 'PullRequest', repository: R) {
   return {
-    repository: Repository(kind),
+    repository,
     auth: Type.Optional(Auth),
     commit: kind === 'GitCommit' ? Commit(kind) : Type.Optional(Commit(kind)),
     files: Type.Optional(
@@ -331,13 +334,13 @@ const atLeastOneSource: CelRule = {
   message: 'must list at least one entry in spec.files or spec.resourceReferences: there is nothing to write otherwise',
 };
 
-export const GitCommitSpec = Type.Object(specFields('GitCommit'), {
+export const GitCommitSpec = Type.Object(specFields('GitCommit', GitCommitRepository), {
   description: 'What to write, and where.',
   ...validations([atLeastOneSource]),
 });
 
 export const PullRequestSpec = Type.Object(
-  { ...specFields('PullRequest'), pullRequest: PullRequestFields },
+  { ...specFields('PullRequest', PullRequestRepository), pullRequest: PullRequestFields },
   { description: 'What to propose, and where.', ...validations([atLeastOneSource]) },
 );
 
@@ -393,6 +396,7 @@ const ActiveExecution = Type.Object(
     trigger: Type.String({ description: 'Generation, Schedule, Request or SecretChanged.' }),
     instant: Time('The instant its templates use; kept across retries so a retry renders the same files.'),
     attempts: Type.Integer({ description: 'Attempts made so far.', minimum: 0 }),
+    generation: Type.Optional(Type.Integer({ description: 'The metadata.generation it renders.', format: 'int64' })),
   },
   {
     description: 'The execution in progress, kept so that a retry (or an operator restart) continues it exactly once.',
@@ -428,6 +432,9 @@ function statusFields(kind: 'GitCommit' | 'PullRequest') {
       Type.String({ description: 'The value of gco.galos.one/reconcile-requested-at last acted on.' }),
     ),
     retryCount: Type.Optional(Type.Integer({ description: 'Retries of the current or last execution.', minimum: 0 })),
+    authSecretResourceVersion: Type.Optional(
+      Type.String({ description: 'resourceVersion of the auth Secret last used: a change re-runs the resource.' }),
+    ),
     skippedReferences: Type.Optional(
       Type.Array(SkippedReference, { description: 'Optional references skipped by the last execution.' }),
     ),

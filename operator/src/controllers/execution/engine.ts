@@ -1,0 +1,369 @@
+/**
+ * Executions, shared by GitCommit and PullRequest: when one starts (a new generation, a schedule tick,
+ * a new reconcile request, a changed auth Secret), how it is kept across retries and restarts (id and
+ * template instant recorded in status before any side effect), how failures are retried or stall, and
+ * what status, conditions and Events say. What an execution publishes is the kind's own `publish`.
+ */
+import { randomBytes } from 'node:crypto';
+import { annotations } from '../../api/v1/types.ts';
+import type { Logger } from '../../logger.ts';
+import type { SkippedReference } from '../../render/render.ts';
+import { type Condition, setCondition } from '../../runtime/conditions.ts';
+import { type Action, done, type ReconcileContext, requeueAfter } from '../../runtime/controller.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
+import { patchStatus } from '../../runtime/status.ts';
+import { ExecutionFailure, transient } from './failure.ts';
+import { retryDelayMs, retryPolicyOf } from './retry.ts';
+import { nextTick } from './schedule.ts';
+
+export type Trigger = 'Generation' | 'Request' | 'SecretChanged' | 'Schedule';
+
+export interface ActiveExecution {
+  id: string;
+  trigger: Trigger;
+  instant: string;
+  attempts: number;
+  generation?: number;
+}
+
+export interface ExecutionStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  phase?: string;
+  message?: string;
+  commitSHA?: string;
+  shortCommitSHA?: string;
+  branch?: string;
+  lastExecutionTime?: string;
+  nextScheduledTime?: string;
+  lastScheduledTime?: string;
+  lastHandledReconcileAt?: string;
+  retryCount?: number;
+  authSecretResourceVersion?: string;
+  skippedReferences?: SkippedReference[];
+  activeExecution?: ActiveExecution | null;
+  executionHistory?: Array<Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+export interface ExecutableSpec {
+  auth?: { secretName?: string };
+  schedule?: string;
+  suspend?: boolean;
+}
+
+export type Executable = KubeObject & { spec: ExecutableSpec; status?: ExecutionStatus };
+
+/** What a successful execution did, as the kind describes it. */
+export interface Outcome {
+  /** Status reason and history result: Committed, UpToDate, PullRequestOpened… */
+  result: string;
+  phase: string;
+  message: string;
+  commitSHA?: string;
+  branch?: string;
+  skipped: SkippedReference[];
+  /** Kind-specific status fields (head branch, pull request number…). */
+  status?: Record<string, unknown>;
+}
+
+export interface ExecutionContext {
+  execution: ActiveExecution;
+  instant: Date;
+  /** Records kind-specific status before a side effect (a PR's head branch before its push). */
+  saveStatus(fields: Record<string, unknown>): Promise<void>;
+  logger: Logger;
+}
+
+export interface EngineOptions<T extends Executable> {
+  client: KubeClient;
+  type: ResourceType;
+  events: EventRecorder;
+  /** resourceVersion of a resource's auth Secret as the cache has it ('' when it has none or it is missing). */
+  secretVersion(obj: T): string;
+  publish(obj: T, ctx: ExecutionContext): Promise<Outcome>;
+  /** Phases of this kind: running and failed. */
+  phases: { running: string; failed: string };
+  now?: () => Date;
+}
+
+const historyLimit = 10;
+const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
+export class ExecutionEngine<T extends Executable> {
+  private readonly opts: EngineOptions<T>;
+
+  constructor(opts: EngineOptions<T>) {
+    this.opts = opts;
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  /** The trigger of a new execution, if one is due now. */
+  private dueTrigger(obj: T, now: Date): { trigger: Trigger; tick?: Date } | undefined {
+    const status = obj.status ?? {};
+    if (status.observedGeneration !== obj.metadata.generation) return { trigger: 'Generation' };
+    const requested = obj.metadata.annotations?.[annotations.reconcileRequestedAt];
+    if (requested && requested !== status.lastHandledReconcileAt) return { trigger: 'Request' };
+    if (obj.spec.auth?.secretName && (status.authSecretResourceVersion ?? '') !== this.opts.secretVersion(obj)) {
+      return { trigger: 'SecretChanged' };
+    }
+    if (this.isStalled(obj)) return undefined;
+    const tick = this.nextScheduled(obj);
+    if (tick && tick <= now) return { trigger: 'Schedule', tick };
+    return undefined;
+  }
+
+  private isStalled(obj: T): boolean {
+    return (obj.status?.conditions ?? []).some((c) => c.type === 'Stalled' && c.status === 'True');
+  }
+
+  /** The schedule's next tick after the last one executed (or after creation). */
+  private nextScheduled(obj: T): Date | undefined {
+    const schedule = obj.spec.schedule;
+    if (!schedule) return undefined;
+    const from = obj.status?.lastScheduledTime ?? obj.metadata.creationTimestamp ?? iso(this.now());
+    return nextTick(schedule, new Date(from));
+  }
+
+  async reconcile(obj: T, ctx: ReconcileContext): Promise<Action> {
+    const now = this.now();
+    let execution = obj.status?.activeExecution ?? undefined;
+    // A spec change abandons an execution of the previous spec: the new one renders the new spec.
+    if (execution && execution.generation !== undefined && execution.generation !== obj.metadata.generation) {
+      execution = undefined;
+    }
+    if (!execution) {
+      if (obj.spec.suspend) return done;
+      const due = this.dueTrigger(obj, now);
+      if (!due) return this.untilNextTick(obj, now);
+      execution = {
+        id: `${(obj.metadata.uid ?? '').slice(0, 8)}-${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
+        trigger: due.trigger,
+        instant: iso(now),
+        attempts: 0,
+        generation: obj.metadata.generation,
+      };
+      // Recorded before anything is written to git: a retry, or a restarted operator, continues this same
+      // execution (same id, same template instant) and so makes at most one commit.
+      obj = await this.patch(obj, {
+        activeExecution: execution,
+        phase: this.opts.phases.running,
+        lastHandledReconcileAt:
+          obj.metadata.annotations?.[annotations.reconcileRequestedAt] ?? obj.status?.lastHandledReconcileAt,
+        authSecretResourceVersion: this.opts.secretVersion(obj),
+        ...(due.tick ? { lastScheduledTime: iso(due.tick) } : {}),
+        conditions: this.conditions(obj, {
+          ready: ['Unknown', 'Progressing', `Execution ${execution.id} (${execution.trigger}) is running`],
+          reconciling: true,
+          stalled: undefined,
+        }),
+      });
+    }
+    return this.run(obj, execution, ctx);
+  }
+
+  private untilNextTick(obj: T, now: Date): Action {
+    const tick = this.nextScheduled(obj);
+    if (!tick || this.isStalled(obj)) return done;
+    return requeueAfter(Math.max(1000, tick.getTime() - now.getTime()));
+  }
+
+  private async run(obj: T, execution: ActiveExecution, ctx: ReconcileContext): Promise<Action> {
+    const logger = ctx.logger;
+    const attempt = { ...execution, attempts: execution.attempts + 1 };
+    const log = { resource: `${obj.metadata.namespace}/${obj.metadata.name}`, kind: obj.kind, execution: execution.id };
+    let outcome: Outcome;
+    try {
+      const policy = retryPolicyOf(obj.metadata.annotations);
+      try {
+        outcome = await this.opts.publish(obj, {
+          execution: attempt,
+          instant: new Date(execution.instant),
+          logger,
+          saveStatus: async (fields) => {
+            obj = await this.patch(obj, fields);
+          },
+        });
+      } catch (error) {
+        const failure =
+          error instanceof ExecutionFailure
+            ? error
+            : transient('InternalError', (error as Error).message ?? String(error));
+        const delay = failure.permanent ? undefined : retryDelayMs(policy, attempt.attempts);
+        if (delay !== undefined) {
+          logger.warn('execution failed; retrying', {
+            ...log,
+            reason: failure.reason,
+            error: failure.message,
+            retryInMs: delay,
+          });
+          await this.patch(obj, {
+            activeExecution: attempt,
+            retryCount: attempt.attempts,
+            message: failure.message,
+            conditions: this.conditions(obj, {
+              ready: [
+                'False',
+                failure.reason,
+                `${failure.message} (retry ${attempt.attempts} in ${Math.round(delay / 1000)}s)`,
+              ],
+              reconciling: true,
+              stalled: undefined,
+            }),
+          });
+          await this.opts.events.record(
+            obj,
+            'Warning',
+            failure.reason,
+            `${failure.message}; retrying in ${Math.round(delay / 1000)}s`,
+          );
+          return requeueAfter(delay);
+        }
+        const reason = failure.permanent ? failure.reason : 'RetriesExhausted';
+        const message = failure.permanent
+          ? failure.message
+          : `gave up after ${attempt.attempts} attempt(s) (${policy.kind}${policy.maxRetries !== undefined ? `, max-retries ${policy.maxRetries}` : ''}): ${failure.reason}: ${failure.message}`;
+        logger.error('execution stalled', { ...log, reason, error: message });
+        await this.finish(obj, attempt, {
+          phase: this.opts.phases.failed,
+          message,
+          retryCount: attempt.attempts - 1,
+          conditions: this.conditions(obj, {
+            ready: ['False', reason, message],
+            reconciling: false,
+            stalled: [reason, message],
+          }),
+          history: { result: 'Failed', reason, message },
+        });
+        await this.opts.events.record(obj, 'Warning', reason, message);
+        return done;
+      }
+    } catch (error) {
+      if (error instanceof ExecutionFailure && error.permanent) {
+        await this.finish(obj, attempt, {
+          phase: this.opts.phases.failed,
+          message: error.message,
+          conditions: this.conditions(obj, {
+            ready: ['False', error.reason, error.message],
+            reconciling: false,
+            stalled: [error.reason, error.message],
+          }),
+          history: { result: 'Failed', reason: error.reason, message: error.message },
+        });
+        await this.opts.events.record(obj, 'Warning', error.reason, error.message);
+        return done;
+      }
+      throw error;
+    }
+    logger.info('execution succeeded', {
+      ...log,
+      result: outcome.result,
+      commit: outcome.commitSHA,
+      attempts: attempt.attempts,
+    });
+    const finished = await this.finish(obj, attempt, {
+      phase: outcome.phase,
+      message: outcome.message,
+      retryCount: attempt.attempts - 1,
+      ...(outcome.commitSHA ? { commitSHA: outcome.commitSHA, shortCommitSHA: outcome.commitSHA.slice(0, 7) } : {}),
+      ...(outcome.branch ? { branch: outcome.branch } : {}),
+      skippedReferences: outcome.skipped,
+      ...outcome.status,
+      conditions: this.conditions(obj, {
+        ready: ['True', outcome.result, outcome.message],
+        reconciling: false,
+        stalled: undefined,
+      }),
+      history: {
+        result: outcome.result,
+        reason: outcome.result,
+        commitSHA: outcome.commitSHA,
+        message: outcome.message,
+      },
+    });
+    await this.opts.events.record(obj, 'Normal', outcome.result, outcome.message);
+    return this.untilNextTick(finished, this.now());
+  }
+
+  /** Ends the execution in status: clears it, records it in the history, sets the next tick. */
+  private async finish(
+    obj: T,
+    execution: ActiveExecution,
+    fields: Record<string, unknown> & { history: Record<string, unknown> },
+  ): Promise<T> {
+    const { history, ...rest } = fields;
+    const now = this.now();
+    const entry: Record<string, unknown> = {
+      id: execution.id,
+      trigger: execution.trigger,
+      startTime: execution.instant,
+      completionTime: iso(now),
+      attempts: execution.attempts,
+      ...Object.fromEntries(Object.entries(history).filter(([, v]) => v !== undefined && v !== '')),
+    };
+    if (typeof entry.message === 'string') entry.message = entry.message.slice(0, 4096);
+    let next: string | undefined;
+    try {
+      const tick = obj.spec.schedule ? this.nextScheduled(obj) : undefined;
+      next = tick ? iso(tick) : undefined;
+    } catch {
+      next = undefined;
+    }
+    return this.patch(obj, {
+      ...rest,
+      activeExecution: null,
+      observedGeneration: execution.generation ?? obj.metadata.generation,
+      lastExecutionTime: iso(now),
+      nextScheduledTime: next ?? null,
+      executionHistory: [entry, ...(obj.status?.executionHistory ?? [])].slice(0, historyLimit),
+    });
+  }
+
+  private conditions(
+    obj: T,
+    c: {
+      ready: ['True' | 'False' | 'Unknown', string, string];
+      reconciling: boolean;
+      stalled: [string, string] | undefined;
+    },
+  ): Condition[] {
+    const generation = obj.metadata.generation;
+    let list = obj.status?.conditions;
+    list = setCondition(list, {
+      type: 'Ready',
+      status: c.ready[0],
+      reason: c.ready[1],
+      message: c.ready[2],
+      observedGeneration: generation,
+    });
+    list = setCondition(list, {
+      type: 'Reconciling',
+      status: c.reconciling ? 'True' : 'False',
+      reason: c.reconciling ? 'Progressing' : 'Succeeded',
+      message: c.reconciling ? 'an execution is in progress' : '',
+      observedGeneration: generation,
+    });
+    list = setCondition(list, {
+      type: 'Stalled',
+      status: c.stalled ? 'True' : 'False',
+      reason: c.stalled?.[0] ?? 'NotStalled',
+      message: c.stalled?.[1] ?? '',
+      observedGeneration: generation,
+    });
+    return list;
+  }
+
+  private async patch(obj: T, fields: Record<string, unknown>): Promise<T> {
+    const updated = await patchStatus<T>(this.opts.client, this.opts.type, obj, fields);
+    return {
+      ...obj,
+      status: updated.status,
+      metadata: { ...obj.metadata, resourceVersion: updated.metadata.resourceVersion },
+    };
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The I/O half of rendering, shared by both kinds: read the auth Secret and the referenced objects,
+ * then render (pure) and template the commit message. Produces everything a sidecar job needs.
+ */
+
+import { create } from '@bufbuild/protobuf';
+import type { Credentials, FileOperation as SidecarOperation } from '@gco/git-sidecar/client';
+import { FileMode, FileOperationSchema } from '@gco/git-sidecar/client';
+import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
+import { render, type SkippedReference, template } from '../../render/render.ts';
+import { RenderError } from '../../render/strategies.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { Discovery } from '../../runtime/resources.ts';
+import { credentialsFromSecret, readAuthSecret } from './credentials.ts';
+import { permanent, transient } from './failure.ts';
+import { readReferences } from './references.ts';
+
+export interface RenderSettings {
+  client: KubeClient;
+  discovery: Discovery;
+  trustedNamespaces: ReadonlySet<string>;
+  allowSecretExport: boolean;
+  allowFileUrls: boolean;
+  defaultAuthor: { name: string; email: string };
+}
+
+export interface RenderableSpec {
+  repository: { url: string };
+  auth?: { secretName?: string };
+  commit?: { author?: string; message?: string };
+  files?: FileEntry[];
+  resourceReferences?: ResourceReference[];
+  writeMode?: WriteMode;
+  serviceAccountName?: string;
+}
+
+export interface RenderedExecution {
+  credentials: Credentials | undefined;
+  operations: SidecarOperation[];
+  author: { name: string; email: string };
+  /** The commit message, templated; undefined when the spec has none. */
+  message: string | undefined;
+  skipped: SkippedReference[];
+}
+
+/** Reasons a RenderError carries, as permanent or transient failures. */
+const transientRenderReasons = new Set(['FieldNotFound']);
+
+export function parseAuthor(text: string | undefined, fallback: { name: string; email: string }) {
+  if (!text) return fallback;
+  const m = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(text.trim());
+  if (!m) throw permanent('InvalidSpec', `spec.commit.author: '${text}' is not 'Name <email>'`);
+  return { name: m[1] as string, email: m[2] as string };
+}
+
+export async function renderExecution(
+  settings: RenderSettings,
+  namespace: string,
+  spec: RenderableSpec,
+  instant: Date,
+): Promise<RenderedExecution> {
+  if (spec.repository.url.startsWith('file://') && !settings.allowFileUrls) {
+    throw permanent(
+      'InvalidRepositoryURL',
+      'spec.repository.url: file:// URLs are refused unless the operator runs with --allow-file-urls',
+    );
+  }
+  const secretName = spec.auth?.secretName;
+  const credentials = secretName
+    ? credentialsFromSecret(await readAuthSecret(settings.client, namespace, secretName), spec.repository.url)
+    : undefined;
+  const { objects, namespaces } = await readReferences(settings.client, settings.discovery, {
+    namespace,
+    serviceAccountName: spec.serviceAccountName,
+    references: spec.resourceReferences ?? [],
+    trustedNamespaces: settings.trustedNamespaces,
+  });
+  try {
+    const { operations, skipped } = render({
+      files: spec.files,
+      resourceReferences: spec.resourceReferences,
+      writeMode: spec.writeMode,
+      objects,
+      namespaces,
+      instant,
+      allowSecretExport: settings.allowSecretExport,
+    });
+    return {
+      credentials,
+      operations: operations.map((op) =>
+        create(FileOperationSchema, {
+          path: op.path,
+          content: op.content,
+          mode: op.mode === 'append' ? FileMode.APPEND : FileMode.OVERWRITE,
+          yamlDocument: op.yamlDocument,
+        }),
+      ),
+      author: parseAuthor(spec.commit?.author, settings.defaultAuthor),
+      message:
+        spec.commit?.message === undefined ? undefined : template(spec.commit.message, instant, 'spec.commit.message'),
+      skipped,
+    };
+  } catch (error) {
+    if (error instanceof RenderError) {
+      throw transientRenderReasons.has(error.reason)
+        ? transient(error.reason, error.message)
+        : permanent(error.reason, error.message);
+    }
+    throw error;
+  }
+}

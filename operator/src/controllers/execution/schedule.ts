@@ -1,0 +1,32 @@
+/**
+ * `spec.schedule`: the next tick after a given time, in UTC. Cron expressions and the @hourly-style
+ * macros are parsed by croner; `@every <duration>` (Flux and robfig/cron users write it) is counted from
+ * the previous tick.
+ */
+import { Cron } from 'croner';
+
+const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseEvery(schedule: string): number | undefined {
+  const m = /^@every\s+(.+)$/.exec(schedule.trim());
+  if (!m) return undefined;
+  let total = 0;
+  const text = m[1] as string;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  let consumed = 0;
+  for (const part of text.matchAll(re)) {
+    total += Number(part[1]) * (units[part[2] as string] ?? 0);
+    consumed += part[0].length;
+  }
+  if (consumed !== text.length || total <= 0) throw new Error(`'${schedule}' is not a valid @every duration`);
+  return total;
+}
+
+/** The first tick strictly after `after`. */
+export function nextTick(schedule: string, after: Date): Date {
+  const every = parseEvery(schedule);
+  if (every !== undefined) return new Date(after.getTime() + Math.max(1000, every));
+  const next = new Cron(schedule.trim(), { timezone: 'UTC', paused: true }).nextRun(after);
+  if (!next) throw new Error(`'${schedule}' has no next run`);
+  return next;
+}

@@ -1,0 +1,89 @@
+/**
+ * The operator process: flags, Kubernetes client, leader election, controllers, health endpoints,
+ * graceful shutdown. See operator/README.md.
+ */
+
+import { createSidecarClient } from '@gco/git-sidecar/client';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parseConfig } from './config.ts';
+import { gitCommitController, informersFor, secretType } from './controllers/gitcommit/controller.ts';
+import { createLogger } from './logger.ts';
+import { EventRecorder } from './runtime/events.ts';
+import { startHealthServer } from './runtime/health.ts';
+import { KubeClient } from './runtime/kube-client.ts';
+import { LeaderElector } from './runtime/leader-election.ts';
+import { Discovery, type KubeObject } from './runtime/resources.ts';
+
+let config: ReturnType<typeof parseConfig>;
+try {
+  config = parseConfig(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`git-change-operator: ${(error as Error).message}\n`);
+  process.exit(2);
+}
+const logger = createLogger({ level: config.logLevel, component: 'operator' });
+const kubeConfig = new KubeConfig();
+if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+else kubeConfig.loadFromDefault();
+const client = new KubeClient(kubeConfig);
+const events = new EventRecorder(client, 'git-change-operator', logger);
+
+const secrets = informersFor<KubeObject>(client, secretType, config.namespaces, logger);
+const { controller, informers } = gitCommitController({
+  client,
+  events,
+  namespaces: config.namespaces,
+  secrets,
+  concurrency: config.concurrency,
+  logger,
+  settings: {
+    client,
+    discovery: new Discovery(client),
+    trustedNamespaces: new Set(config.trustedNamespaces),
+    allowSecretExport: config.allowSecretExport,
+    allowFileUrls: config.allowFileUrls,
+    defaultAuthor: config.defaultAuthor,
+    sidecar: createSidecarClient({ socketPath: config.sidecarSocket }),
+    executionTimeoutMs: config.executionTimeoutMs,
+  },
+});
+
+const elector = config.leaderElect
+  ? new LeaderElector(client, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId, logger })
+  : undefined;
+let started = false;
+const health = await startHealthServer({
+  ...config.healthAddress,
+  ready: () => (started ? informers.hasSynced && secrets.hasSynced : elector !== undefined),
+});
+logger.info('starting', {
+  namespaces: config.namespaces.length > 0 ? config.namespaces : 'all',
+  trustedNamespaces: config.trustedNamespaces,
+  leaderElection: config.leaderElect,
+  healthPort: health.port,
+});
+
+let stopping = false;
+async function shutdown(signal: string, code = 0) {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting down: finishing in-flight reconciles', { signal });
+  await controller.stop();
+  informers.stop();
+  secrets.stop();
+  await elector?.release();
+  health.close();
+  logger.info('stopped');
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+if (elector) await elector.acquire(() => void shutdown('lost leadership', 1));
+if (!stopping) {
+  await secrets.start();
+  await informers.start();
+  controller.start();
+  started = true;
+  logger.info('controllers started');
+}

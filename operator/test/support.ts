@@ -1,0 +1,133 @@
+/** One environment for the operator's end-to-end tests: control plane, git server, sidecar, operator. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  type ControlPlane,
+  createBareRepository,
+  GitHttpServer,
+  type OperatorProcess,
+  operatorNamespace,
+  run,
+  type SidecarProcess,
+  sharedControlPlane,
+  startOperator,
+  startSidecar,
+  tempDir,
+} from '@gco/testenv';
+import { stringify } from 'yaml';
+
+export const token = 'ghp_operator_e2e_token_0123456789abcdef';
+
+export interface Environment {
+  plane: ControlPlane;
+  git: GitHttpServer;
+  sidecar: SidecarProcess;
+  operator: OperatorProcess;
+  root: string;
+  /** Makes a repository on the git server; returns its URL and bare path. */
+  repository(
+    name: string,
+    shape?: Parameters<typeof createBareRepository>[1],
+  ): Promise<{ url: string; gitDir: string }>;
+  apply(obj: unknown, namespace?: string): Promise<void>;
+  kubectl(args: string[], input?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): Promise<Environment> {
+  const plane = await sharedControlPlane();
+  const root = await tempDir('gco-e2e-');
+  const git = await new GitHttpServer({ root: join(root, 'repos'), auth: { tokens: [token] } }).start();
+  const sidecar = await startSidecar();
+  const operator = await startOperator(plane, { sidecarSocket: sidecar.socketPath, args: opts.operatorArgs });
+  const kubectl = async (args: string[], input?: string) => {
+    const result = await plane.kubectl(args, { input });
+    assert.equal(result.code, 0, `kubectl ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  };
+  return {
+    plane,
+    git,
+    sidecar,
+    operator,
+    root,
+    async repository(name, shape = { files: 3 }) {
+      const gitDir = join(root, 'repos', name);
+      await createBareRepository(gitDir, shape);
+      return { url: git.url(name), gitDir };
+    },
+    async apply(obj, namespace = operatorNamespace) {
+      await kubectl(['apply', '-n', namespace, '-f', '-'], typeof obj === 'string' ? obj : stringify(obj));
+    },
+    kubectl,
+    async stop() {
+      await operator.stop();
+      await sidecar.stop();
+      await git.stop();
+    },
+  };
+}
+
+/** A Secret with a token for the test git server. */
+export function tokenSecret(name: string, namespace: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    stringData: { token },
+  };
+}
+
+export async function waitReady(
+  env: Environment,
+  kind: string,
+  name: string,
+  namespace = operatorNamespace,
+  timeout = '90s',
+) {
+  const result = await run(
+    env.plane.kubectlPath,
+    ['wait', `--for=condition=Ready`, `${kind}/${name}`, '-n', namespace, `--timeout=${timeout}`],
+    {
+      env: { ...process.env, KUBECONFIG: env.plane.kubeconfigPath },
+      timeoutMs: 120_000,
+    },
+  );
+  if (result.code !== 0) {
+    const status = await env.plane.kubectl(['get', kind, name, '-n', namespace, '-o', 'jsonpath={.status}']);
+    assert.fail(
+      `${kind}/${name} did not become Ready: ${result.stderr}\nstatus: ${status.stdout}\n${(await env.operator.logs()).slice(-3000)}`,
+    );
+  }
+}
+
+export async function getStatus(
+  env: Environment,
+  kind: string,
+  name: string,
+  namespace = operatorNamespace,
+): Promise<any> {
+  const out = await env.kubectl(['get', kind, name, '-n', namespace, '-o', 'json']);
+  return (JSON.parse(out) as { status?: unknown }).status ?? {};
+}
+
+/** Polls the status until `check` holds. */
+export async function waitStatus(
+  env: Environment,
+  kind: string,
+  name: string,
+  check: (status: any) => boolean,
+  namespace = operatorNamespace,
+  timeoutMs = 60_000,
+): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let status: any;
+  while (Date.now() < deadline) {
+    status = await getStatus(env, kind, name, namespace);
+    if (check(status)) return status;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(
+    `${kind}/${name} status never matched: ${JSON.stringify(status)}\n${(await env.operator.logs()).slice(-3000)}`,
+  );
+}
