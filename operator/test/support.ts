@@ -57,7 +57,8 @@ export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): 
       return { url: git.url(name), gitDir };
     },
     async apply(obj, namespace = operatorNamespace) {
-      const own = typeof obj === 'object' ? (obj as { metadata?: { namespace?: string } }).metadata?.namespace : undefined;
+      const own =
+        typeof obj === 'object' ? (obj as { metadata?: { namespace?: string } }).metadata?.namespace : undefined;
       await kubectl(['apply', '-n', own ?? namespace, '-f', '-'], typeof obj === 'string' ? obj : stringify(obj));
     },
     kubectl,
