@@ -1,0 +1,435 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runOk } from '@gco/testenv';
+import { commitCount, fileAt } from '../../../git-sidecar/test/support.ts';
+import {
+  type Environment,
+  getStatus,
+  startEnvironment,
+  token,
+  tokenSecret,
+  waitReady,
+  waitStatus,
+} from '../support.ts';
+
+const ns = 'gc-behaviour';
+
+const condition = (status: any, type: string) => (status.conditions ?? []).find((c: any) => c.type === type);
+const stalledWith = (reason: string) => (s: any) =>
+  condition(s, 'Stalled')?.status === 'True' && condition(s, 'Stalled')?.reason === reason;
+const retryingWith = (reason: string) => (s: any) =>
+  condition(s, 'Ready')?.status === 'False' &&
+  condition(s, 'Ready')?.reason === reason &&
+  condition(s, 'Reconciling')?.status === 'True';
+
+describe('GitCommit controller: behaviour', function () {
+  this.timeout(300_000);
+  let env: Environment;
+  let n = 0;
+
+  before(async function () {
+    this.timeout(180_000);
+    env = await startEnvironment();
+    await env.plane.ensureNamespace(ns);
+    await env.plane.ensureNamespace('elsewhere');
+    await env.apply(tokenSecret('git-credentials', ns));
+  });
+  after(() => env?.stop());
+
+  async function gitCommit(
+    spec: Record<string, unknown>,
+    opts: { annotations?: Record<string, string>; repo?: string } = {},
+  ) {
+    const name = `gc-${n++}`;
+    const repo = await env.repository(opts.repo ?? `${name}.git`, { files: 2 });
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'GitCommit',
+      metadata: { name, namespace: ns, annotations: opts.annotations },
+      spec: {
+        repository: { url: repo.url, branch: 'main' },
+        auth: { secretName: 'git-credentials' },
+        commit: { author: 'Behaviour <b@example.com>', message: 'test' },
+        ...spec,
+      },
+    });
+    return { name, ...repo };
+  }
+
+  it('makes no commit when an execution finds nothing changed (reconcile-requested-at)', async () => {
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'stable', namespace: ns },
+      data: { k: 'v' },
+    });
+    const gc = await gitCommit({
+      resourceReferences: [
+        { name: 'stable', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'dump', output: { path: 'stable.yaml' } },
+      ],
+    });
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    const commits = await commitCount(gc.gitDir, 'main');
+    await env.kubectl([
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      `gitcommit/${gc.name}`,
+      'gco.galos.one/reconcile-requested-at=now-1',
+    ]);
+    const status = await waitStatus(
+      env,
+      'gitcommit',
+      gc.name,
+      (s) => s.lastHandledReconcileAt === 'now-1' && !s.activeExecution,
+      ns,
+    );
+    assert.equal(condition(status, 'Ready').reason, 'UpToDate');
+    assert.equal(status.executionHistory.length, 2);
+    assert.equal(status.executionHistory[0].trigger, 'Request');
+    assert.equal(await commitCount(gc.gitDir, 'main'), commits, 'no second commit');
+  });
+
+  it('continues an interrupted execution exactly once (its commit already landed)', async () => {
+    const gc = await gitCommit({ files: [{ path: 'once.log', content: 'line\n', writeMode: 'append' }] });
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    const status = await getStatus(env, 'gitcommit', gc.name, ns);
+    const last = status.executionHistory[0];
+    // As if the operator died after the push but before it recorded the outcome: the execution is
+    // still active in status. Continuing it must find its commit, not append again.
+    await env.kubectl([
+      'patch',
+      'gitcommit',
+      gc.name,
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          activeExecution: { id: last.id, trigger: 'Generation', instant: last.startTime, attempts: 1, generation: 1 },
+        },
+      }),
+    ]);
+    await env.kubectl(['annotate', '--overwrite', '-n', ns, `gitcommit/${gc.name}`, 'gco.galos.one/nudge=1']);
+    const after = await waitStatus(
+      env,
+      'gitcommit',
+      gc.name,
+      (s) => !s.activeExecution && s.executionHistory.length === 2,
+      ns,
+    );
+    assert.equal(after.commitSHA, status.commitSHA);
+    assert.equal(await fileAt(gc.gitDir, 'main', 'once.log'), 'line\n');
+  });
+
+  it('stalls on a template error, naming the field, with nothing written', async () => {
+    const gc = await gitCommit({ files: [{ path: 'x.txt', content: 'at $(date +%Q)' }] });
+    const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('TemplateError'), ns);
+    assert.match(condition(status, 'Stalled').message, /spec\.files\[0\]\.content: unknown conversion '%Q'/);
+    assert.equal(status.phase, 'Failed');
+    assert.equal(await commitCount(gc.gitDir, 'main'), 1);
+    const events = await env.kubectl([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      `involvedObject.name=${gc.name}`,
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
+    assert.match(events, /TemplateError/);
+  });
+
+  it('retries an unknown kind, saying which', async () => {
+    const gc = await gitCommit({
+      resourceReferences: [
+        { name: 'x', apiVersion: 'example.com/v1', kind: 'Nope', strategy: 'dump', output: { path: 'x.yaml' } },
+      ],
+    });
+    const status = await waitStatus(env, 'gitcommit', gc.name, retryingWith('KindNotFound'), ns);
+    assert.match(status.message, /no kind Nope in example.com\/v1/);
+  });
+
+  it('refuses a reference to another namespace unless trusted or impersonating, saying how to allow it', async () => {
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'other', namespace: 'elsewhere' },
+      data: { a: 'b' },
+    });
+    const gc = await gitCommit({
+      resourceReferences: [
+        {
+          name: 'other',
+          namespace: 'elsewhere',
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          strategy: 'dump',
+          output: { path: 'o.yaml' },
+        },
+      ],
+    });
+    const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('NamespaceNotAllowed'), ns);
+    assert.match(condition(status, 'Stalled').message, /serviceAccountName|--trusted-namespaces=gc-behaviour/);
+  });
+
+  it('reads as spec.serviceAccountName, whose RBAC decides', async () => {
+    const { kubeConfig: _unused } = await env.plane.serviceAccountKubeConfig(ns, 'exporter');
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'granted', namespace: 'elsewhere' },
+      data: { a: 'granted' },
+    });
+    const gc = await gitCommit({
+      serviceAccountName: 'exporter',
+      resourceReferences: [
+        {
+          name: 'granted',
+          namespace: 'elsewhere',
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          strategy: 'single-field',
+          field: 'a',
+          output: { path: 'g.txt' },
+        },
+      ],
+    });
+    const denied = await waitStatus(env, 'gitcommit', gc.name, stalledWith('ReferenceForbidden'), ns);
+    assert.match(
+      condition(denied, 'Stalled').message,
+      /ServiceAccount gc-behaviour\/exporter may not read ConfigMap elsewhere\/granted/,
+    );
+    await env.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'read-granted', namespace: 'elsewhere' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['granted'], verbs: ['get'] }],
+    });
+    await env.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'read-granted', namespace: 'elsewhere' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-granted' },
+      subjects: [{ kind: 'ServiceAccount', name: 'exporter', namespace: ns }],
+    });
+    await env.kubectl([
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      `gitcommit/${gc.name}`,
+      'gco.galos.one/reconcile-requested-at=after-grant',
+    ]);
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    assert.equal(await fileAt(gc.gitDir, 'main', 'g.txt'), 'granted');
+  });
+
+  it('refuses to dump a Secret', async () => {
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: ns },
+      stringData: { password: 'hunter2-db' },
+    });
+    const gc = await gitCommit({
+      resourceReferences: [
+        { name: 'db', apiVersion: 'v1', kind: 'Secret', strategy: 'dump', output: { path: 'db.yaml' } },
+      ],
+    });
+    await waitStatus(env, 'gitcommit', gc.name, stalledWith('SecretExportForbidden'), ns);
+  });
+
+  it('retries while the auth Secret is missing, and commits once it exists', async () => {
+    const gc = await gitCommit({
+      auth: { secretName: 'late-credentials' },
+      files: [{ path: 'late.txt', content: 'late' }],
+    });
+    const status = await waitStatus(env, 'gitcommit', gc.name, retryingWith('SecretNotFound'), ns);
+    assert.match(status.message, /Secret gc-behaviour\/late-credentials does not exist/);
+    await env.apply(tokenSecret('late-credentials', ns));
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    assert.equal(await fileAt(gc.gitDir, 'main', 'late.txt'), 'late');
+  });
+
+  it('stalls on rejected credentials, and runs again when the Secret is fixed', async () => {
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'wrong-credentials', namespace: ns },
+      stringData: { token: 'ghp_wrong_wrong_wrong' },
+    });
+    const gc = await gitCommit({
+      auth: { secretName: 'wrong-credentials' },
+      files: [{ path: 'fixed.txt', content: 'fixed' }],
+    });
+    await waitStatus(env, 'gitcommit', gc.name, stalledWith('AuthenticationFailed'), ns);
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'wrong-credentials', namespace: ns },
+      stringData: { token },
+    });
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    const status = await getStatus(env, 'gitcommit', gc.name, ns);
+    assert.equal(status.executionHistory[0].trigger, 'SecretChanged');
+    assert.equal(await fileAt(gc.gitDir, 'main', 'fixed.txt'), 'fixed');
+  });
+
+  it('stalls on a repository that does not exist', async () => {
+    const name = `gc-${n++}`;
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'GitCommit',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url: env.git.url('nobody/nothing.git') },
+        auth: { secretName: 'git-credentials' },
+        commit: { message: 'x' },
+        files: [{ path: 'x', content: 'x' }],
+      },
+    });
+    await waitStatus(env, 'gitcommit', name, stalledWith('RepositoryNotFound'), ns);
+  });
+
+  it('stops after gco.galos.one/max-retries with RetriesExhausted', async () => {
+    const gc = await gitCommit(
+      {
+        resourceReferences: [
+          { name: 'never', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'dump', output: { path: 'n.yaml' } },
+        ],
+      },
+      { annotations: { 'gco.galos.one/retry-policy': 'none' } },
+    );
+    const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('RetriesExhausted'), ns);
+    assert.match(condition(status, 'Stalled').message, /ResourceNotFound/);
+  });
+
+  it('reports optional references that are missing and commits the rest', async () => {
+    const gc = await gitCommit({
+      files: [{ path: 'present.txt', content: 'p' }],
+      resourceReferences: [
+        {
+          name: 'absent',
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          optional: true,
+          strategy: 'dump',
+          output: { path: 'a.yaml' },
+        },
+      ],
+    });
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    const status = await getStatus(env, 'gitcommit', gc.name, ns);
+    assert.deepEqual(
+      status.skippedReferences.map((s: any) => [s.name, s.reason]),
+      [['absent', 'ResourceNotFound']],
+    );
+  });
+
+  it('exports a cluster-scoped kind and a Deployment field', async () => {
+    await env.apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: ns },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
+        },
+      },
+    });
+    const gc = await gitCommit({
+      resourceReferences: [
+        {
+          name: 'web',
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          strategy: 'single-field',
+          field: 'spec.template.spec.containers.0.image',
+          output: { path: 'image.txt' },
+        },
+        {
+          name: 'git-change-operator-reader-defaults',
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRole',
+          strategy: 'dump',
+          output: { path: 'role.json' },
+        },
+      ],
+    });
+    // ClusterRoles are not among the default readable kinds: grant them as users do, with a labelled ClusterRole.
+    await env.apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'gco-read-clusterroles', labels: { 'gco.galos.one/aggregate-to-reader': 'true' } },
+      rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['get'] }],
+    });
+    const { aggregateClusterRoles } = await import('@gco/testenv');
+    await aggregateClusterRoles(env.plane);
+    await env.kubectl([
+      'annotate',
+      '--overwrite',
+      '-n',
+      ns,
+      `gitcommit/${gc.name}`,
+      'gco.galos.one/reconcile-requested-at=granted',
+    ]);
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    assert.equal(await fileAt(gc.gitDir, 'main', 'image.txt'), 'nginx:1.27');
+    const role = JSON.parse((await fileAt(gc.gitDir, 'main', 'role.json')) ?? '{}');
+    assert.equal(role.kind, 'ClusterRole');
+    assert.ok(!('namespace' in role.metadata));
+  });
+
+  it('runs on a schedule, and not while suspended', async () => {
+    const gc = await gitCommit({
+      schedule: '@every 2s',
+      files: [{ path: 'tick.log', content: '$(date +%s)\n', writeMode: 'append' }],
+    });
+    const status = await waitStatus(
+      env,
+      'gitcommit',
+      gc.name,
+      (s) => (s.executionHistory ?? []).filter((e: any) => e.trigger === 'Schedule').length >= 2,
+      ns,
+      30_000,
+    );
+    assert.ok(status.nextScheduledTime);
+    await env.kubectl(['patch', 'gitcommit', gc.name, '-n', ns, '--type=merge', '-p', '{"spec":{"suspend":true}}']);
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
+    assert.equal(after, before, 'no execution while suspended');
+  });
+
+  it('never puts a credential in status, events or logs', async () => {
+    const statuses = await env.kubectl(['get', 'gitcommits', '-A', '-o', 'json']);
+    const events = await env.kubectl(['get', 'events', '-A', '-o', 'json']);
+    const logs = `${await env.operator.logs()}${await env.sidecar.logs()}`;
+    for (const secret of [
+      token,
+      Buffer.from(`x-access-token:${token}`).toString('base64'),
+      'ghp_wrong_wrong_wrong',
+      'hunter2-db',
+    ]) {
+      assert.ok(!statuses.includes(secret), 'status');
+      assert.ok(!events.includes(secret), 'events');
+      assert.ok(!logs.includes(secret), 'logs');
+    }
+    for (const f of await readdir(env.sidecar.dataDir, { recursive: true })) {
+      const path = join(env.sidecar.dataDir, String(f));
+      const content = await readFile(path).catch(() => undefined);
+      if (content) assert.ok(!content.includes(token), path);
+    }
+    await runOk('true', []);
+  });
+});
