@@ -56,6 +56,9 @@ export class ControlPlane {
   private readonly caData: string;
   private readonly adminToken: string;
   private forgetRoot: () => void = () => {};
+  private startApiServer: () => ManagedProcess = () => {
+    throw new Error('not started');
+  };
 
   private constructor(init: {
     root: string;
@@ -113,28 +116,26 @@ export class ControlPlane {
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
 
-      const apiserver = startProcess(
-        bins.kubeApiserver,
-        [
-          `--etcd-servers=${etcdUrl}`,
-          `--cert-dir=${certDir}`,
-          `--secure-port=${apiPort}`,
-          '--bind-address=127.0.0.1',
-          '--advertise-address=127.0.0.1',
-          // No Endpoints for the kubernetes Service: a loopback address is not allowed there.
-          '--endpoint-reconciler-type=none',
-          '--service-cluster-ip-range=10.0.0.0/24',
-          '--allow-privileged=true',
-          '--disable-admission-plugins=ServiceAccount',
-          '--authorization-mode=RBAC',
-          `--token-auth-file=${tokenFile}`,
-          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-          `--service-account-key-file=${saKey}`,
-          `--service-account-signing-key-file=${saKey}`,
-          '--v=0',
-        ],
-        join(root, 'kube-apiserver.log'),
-      );
+      const apiserverArgs = [
+        `--etcd-servers=${etcdUrl}`,
+        `--cert-dir=${certDir}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        // No Endpoints for the kubernetes Service: a loopback address is not allowed there.
+        '--endpoint-reconciler-type=none',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--disable-admission-plugins=ServiceAccount',
+        '--authorization-mode=RBAC',
+        `--token-auth-file=${tokenFile}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${saKey}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--v=0',
+      ];
+      const startApiServer = () => startProcess(bins.kubeApiserver, apiserverArgs, join(root, 'kube-apiserver.log'));
+      const apiserver = startApiServer();
       processes.push(apiserver);
       const server = `https://127.0.0.1:${apiPort}`;
       const certPath = join(certDir, 'apiserver.crt');
@@ -170,6 +171,7 @@ export class ControlPlane {
       );
       await plane.installCrds(options.crdPaths ?? [join(repoRoot, 'manifests/crds')]);
       plane.forgetRoot = forgetRoot;
+      plane.startApiServer = startApiServer;
       return plane;
     } catch (error) {
       await Promise.all(processes.map((p) => p.stop()));
@@ -278,6 +280,22 @@ export class ControlPlane {
     return run(this.kubectlPath, args, {
       input: opts.input,
       env: { ...process.env, KUBECONFIG: opts.kubeconfig ?? this.kubeconfigPath },
+    });
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again on the same port with the same data in etcd, as an
+   * upgrade or a crash would; resolves once it is ready again.
+   */
+  async restartApiServer(opts: { downMs?: number } = {}): Promise<void> {
+    const old = this.processes[1];
+    await old?.stop();
+    if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    this.processes[1] = this.startApiServer();
+    await waitFor(async () => (await this.request('GET', '/readyz')).status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      describe: () => 'kube-apiserver did not come back',
     });
   }
 

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ControlPlane, sharedControlPlane, waitFor } from '@gco/testenv';
+import { silentLogger } from '../../src/logger.ts';
+import { Informer } from '../../src/runtime/informer.ts';
+import { KubeClient } from '../../src/runtime/kube-client.ts';
+import { LeaderElector } from '../../src/runtime/leader-election.ts';
+import type { KubeObject, ResourceType } from '../../src/runtime/resources.ts';
+
+const configMaps: ResourceType = {
+  group: '',
+  version: 'v1',
+  kind: 'ConfigMap',
+  plural: 'configmaps',
+  namespaced: true,
+};
+
+describe('controller runtime: against the real API server', function () {
+  this.timeout(180_000);
+  let plane: ControlPlane;
+  before(async function () {
+    this.timeout(120_000);
+    plane = await sharedControlPlane();
+  });
+
+  it('informer: loses no event across an API server restart (deletes in the gap included)', async () => {
+    const ns = 'informer-restart';
+    await plane.ensureNamespace(ns);
+    const admin = new KubeClient(plane.admin());
+    const create = (name: string) =>
+      admin.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { metadata: { name }, data: { v: '1' } } });
+    await create('before-1');
+    await create('before-2');
+    const informer = new Informer<KubeObject>(new KubeClient(plane.admin()), configMaps, {
+      namespace: ns,
+      logger: silentLogger,
+    });
+    const seen: string[] = [];
+    informer.onChange((type, obj) => seen.push(`${type}:${obj.metadata.name}`));
+    await informer.start();
+    assert.deepEqual(
+      informer
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+      ['before-1', 'before-2'],
+    );
+
+    await create('during-watch');
+    await waitFor(async () => seen.includes('added:during-watch'), {
+      timeoutMs: 10_000,
+      describe: () => seen.join(' '),
+    });
+
+    // Restart the API server and change things while it comes back up.
+    await plane.restartApiServer({ downMs: 500 });
+    await create('after-restart');
+    await admin.request('DELETE', `/api/v1/namespaces/${ns}/configmaps/before-1`);
+    await admin.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/before-2`, {
+      body: { data: { v: '2' } },
+      contentType: 'application/merge-patch+json',
+    });
+    await waitFor(
+      async () =>
+        seen.includes('added:after-restart') &&
+        seen.includes('deleted:before-1') &&
+        (informer.get(`${ns}/before-2`)?.data as { v?: string } | undefined)?.v === '2',
+      { timeoutMs: 60_000, describe: () => `events seen: ${seen.join(' ')}` },
+    );
+    assert.deepEqual(
+      informer
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+      ['after-restart', 'before-2', 'during-watch'],
+    );
+    informer.stop();
+  });
+
+  it('leader election: one leader at a time; a released lease is taken over at once', async () => {
+    const ns = 'leases';
+    await plane.ensureNamespace(ns);
+    const opts = {
+      namespace: ns,
+      name: 'gco-test',
+      logger: silentLogger,
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 200,
+    };
+    const a = new LeaderElector(new KubeClient(plane.admin()), { ...opts, identity: 'a' });
+    const b = new LeaderElector(new KubeClient(plane.admin()), { ...opts, identity: 'b' });
+    await a.acquire(() => {});
+    let bLeads = false;
+    const bAcquired = b
+      .acquire(() => {})
+      .then(() => {
+        bLeads = true;
+      });
+    await sleep(1000);
+    assert.equal(a.isLeader, true);
+    assert.equal(bLeads, false, 'b waits while a renews');
+    const started = Date.now();
+    await a.release();
+    await bAcquired;
+    assert.ok(Date.now() - started < 2000, 'b took over without waiting for the lease to expire');
+    const lease = await new KubeClient(plane.admin()).get<any>(
+      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/gco-test`,
+    );
+    assert.equal(lease.spec.holderIdentity, 'b');
+    assert.equal(lease.spec.leaseTransitions, 1);
+    await b.release();
+  });
+});

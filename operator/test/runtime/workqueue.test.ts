@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { silentLogger } from '../../src/logger.ts';
+import { Controller, done, requeueAfter, TerminalError } from '../../src/runtime/controller.ts';
+import type { ChangeHandler } from '../../src/runtime/informer.ts';
+import type { KubeObject } from '../../src/runtime/resources.ts';
+import { WorkQueue } from '../../src/runtime/workqueue.ts';
+
+describe('controller runtime: work queue', () => {
+  it('queues a key once however often it is added', async () => {
+    const q = new WorkQueue({ qps: 1000, burst: 1000 });
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    assert.equal(q.length, 2);
+    assert.equal(await q.get(), 'a');
+    assert.equal(await q.get(), 'b');
+  });
+
+  it('never hands out a key being processed; an add meanwhile comes back after done', async () => {
+    const q = new WorkQueue({ qps: 1000, burst: 1000 });
+    q.add('a');
+    assert.equal(await q.get(), 'a');
+    q.add('a');
+    assert.equal(q.length, 0, 'held back while processing');
+    q.done('a');
+    assert.equal(q.length, 1);
+    assert.equal(await q.get(), 'a');
+  });
+
+  it('backs off per key exponentially, and forgets on success', () => {
+    const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
+    assert.deepEqual(
+      [q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k'), q.addRateLimited('k')],
+      [10, 20, 40, 50],
+    );
+    assert.equal(q.addRateLimited('other'), 10, 'per key');
+    q.forget('k');
+    assert.equal(q.addRateLimited('k'), 10);
+    q.shutDown();
+  });
+
+  it('keeps the earliest of several delayed adds', async () => {
+    const q = new WorkQueue({ qps: 1000, burst: 1000 });
+    q.addAfter('k', 5000);
+    q.addAfter('k', 20);
+    const start = Date.now();
+    assert.equal(await q.get(), 'k');
+    assert.ok(Date.now() - start < 1000);
+    q.shutDown();
+  });
+
+  it('limits the overall rate with a token bucket', async () => {
+    const q = new WorkQueue({ qps: 20, burst: 2 });
+    for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) q.add(k);
+    const start = Date.now();
+    for (let i = 0; i < 6; i++) await q.get();
+    assert.ok(Date.now() - start >= 150, `6 items at 20/s with a burst of 2 took ${Date.now() - start} ms`);
+  });
+
+  it('wakes waiting workers and stops them on shutdown', async () => {
+    const q = new WorkQueue();
+    const waiting = q.get();
+    q.add('late');
+    assert.equal(await waiting, 'late');
+    const stopped = q.get();
+    q.shutDown();
+    assert.equal(await stopped, undefined);
+  });
+});
+
+describe('controller runtime: controller', () => {
+  function source(objects: Map<string, KubeObject>) {
+    const handlers: Array<ChangeHandler<KubeObject>> = [];
+    return {
+      get: (k: string) => objects.get(k),
+      onChange: (h: ChangeHandler<KubeObject>) => handlers.push(h),
+      emit: (obj: KubeObject) => {
+        for (const h of handlers) h('added', obj, undefined);
+      },
+    };
+  }
+  const obj = (name: string): KubeObject => ({
+    metadata: { name, namespace: 'ns', generation: 1, resourceVersion: '1' },
+  });
+
+  it('never runs two reconciles of one key at once, and runs different keys in parallel', async () => {
+    const objects = new Map([
+      ['ns/a', obj('a')],
+      ['ns/b', obj('b')],
+    ]);
+    const src = source(objects);
+    let running = 0;
+    let maxSameKey = 0;
+    let maxParallel = 0;
+    const perKey = new Map<string, number>();
+    const controller = new Controller({
+      name: 't',
+      informer: src,
+      concurrency: 4,
+      logger: silentLogger,
+      reconcile: async (_o, ctx) => {
+        running++;
+        perKey.set(ctx.key, (perKey.get(ctx.key) ?? 0) + 1);
+        maxSameKey = Math.max(maxSameKey, perKey.get(ctx.key) ?? 0);
+        maxParallel = Math.max(maxParallel, running);
+        await sleep(30);
+        perKey.set(ctx.key, (perKey.get(ctx.key) ?? 1) - 1);
+        running--;
+        return done;
+      },
+    });
+    controller.start();
+    for (let i = 0; i < 5; i++) {
+      src.emit(obj('a'));
+      src.emit(obj('b'));
+      await sleep(10);
+    }
+    await sleep(200);
+    await controller.stop();
+    assert.equal(maxSameKey, 1);
+    assert.equal(maxParallel, 2);
+  });
+
+  it('retries thrown errors with backoff, not terminal ones, and honours requeueAfter', async () => {
+    const objects = new Map([
+      ['ns/flaky', obj('flaky')],
+      ['ns/broken', obj('broken')],
+      ['ns/later', obj('later')],
+    ]);
+    const src = source(objects);
+    const calls = new Map<string, number>();
+    const controller = new Controller({
+      name: 't',
+      informer: src,
+      concurrency: 3,
+      queue: { baseDelayMs: 10 },
+      logger: silentLogger,
+      reconcile: async (o) => {
+        const n = (calls.get(o.metadata.name) ?? 0) + 1;
+        calls.set(o.metadata.name, n);
+        if (o.metadata.name === 'flaky' && n < 3) throw new Error('transient');
+        if (o.metadata.name === 'broken') throw new TerminalError('no');
+        if (o.metadata.name === 'later' && n === 1) return requeueAfter(50);
+        return done;
+      },
+    });
+    controller.start();
+    for (const name of ['flaky', 'broken', 'later']) src.emit(obj(name));
+    await sleep(400);
+    await controller.stop();
+    assert.equal(calls.get('flaky'), 3, 'retried until it succeeded');
+    assert.equal(calls.get('broken'), 1, 'a terminal error is not retried');
+    assert.equal(calls.get('later'), 2, 'requeued once');
+  });
+});
