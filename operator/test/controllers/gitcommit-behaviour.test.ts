@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runOk } from '@gco/testenv';
@@ -387,6 +388,50 @@ describe('GitCommit controller: behaviour', function () {
     const role = JSON.parse((await fileAt(gc.gitDir, 'main', 'role.json')) ?? '{}');
     assert.equal(role.kind, 'ClusterRole');
     assert.ok(!('namespace' in role.metadata));
+  });
+
+  it('writes binaryData as raw bytes and appends onto a file already in the repository', async () => {
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'binary', namespace: ns },
+      binaryData: { 'blob.bin': Buffer.from([0, 1, 2, 255]).toString('base64') },
+      data: { 'note.txt': 'appended' },
+    });
+    const gc = await gitCommit({
+      resourceReferences: [
+        { name: 'binary', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'fields', output: { path: 'bin' } },
+        {
+          name: 'binary',
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          strategy: 'single-field',
+          field: 'note.txt',
+          writeMode: 'append',
+          output: { path: 'data/d00000/f0000000.txt' },
+        },
+      ],
+    });
+    await waitReady(env, 'gitcommit', gc.name, ns);
+    // The blob's id is the hash of exactly these four bytes.
+    const bytes = Buffer.from([0, 1, 2, 255]);
+    const expected = createHash('sha1')
+      .update(Buffer.concat([Buffer.from('blob 4\0'), bytes]))
+      .digest('hex');
+    assert.equal((await runOk('git', ['--git-dir', gc.gitDir, 'rev-parse', 'main:bin/blob.bin'])).trim(), expected);
+    assert.match((await fileAt(gc.gitDir, 'main', 'data/d00000/f0000000.txt')) ?? '', /^file 0 revision 0\n[a-z]*\nappended$/);
+  });
+
+  it('stalls with PathConflict when two entries overwrite one path', async () => {
+    const gc = await gitCommit({
+      files: [
+        { path: 'same.txt', content: 'a' },
+        { path: 'same.txt', content: 'b' },
+      ],
+    });
+    const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('PathConflict'), ns);
+    assert.match(condition(status, 'Stalled').message, /2 entries write 'same.txt'/);
+    assert.equal(await commitCount(gc.gitDir, 'main'), 1);
   });
 
   it('runs on a schedule, and not while suspended', async () => {
