@@ -419,7 +419,10 @@ describe('GitCommit controller: behaviour', function () {
       .update(Buffer.concat([Buffer.from('blob 4\0'), bytes]))
       .digest('hex');
     assert.equal((await runOk('git', ['--git-dir', gc.gitDir, 'rev-parse', 'main:bin/blob.bin'])).trim(), expected);
-    assert.match((await fileAt(gc.gitDir, 'main', 'data/d00000/f0000000.txt')) ?? '', /^file 0 revision 0\n[a-z]*\nappended$/);
+    assert.match(
+      (await fileAt(gc.gitDir, 'main', 'data/d00000/f0000000.txt')) ?? '',
+      /^file 0 revision 0\n[a-z]*\nappended$/,
+    );
   });
 
   it('stalls with PathConflict when two entries overwrite one path', async () => {
