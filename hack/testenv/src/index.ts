@@ -1,5 +1,6 @@
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
+export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';
 export { freePort, waitFor } from './net.ts';
 export {
   aggregateClusterRoles,
