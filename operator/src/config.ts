@@ -16,6 +16,7 @@ export interface OperatorConfig {
   leaderElectionNamespace: string;
   leaderElectionId: string;
   healthAddress: { host: string; port: number };
+  githubApiUrl: string | undefined;
   logLevel: Level;
 }
 
@@ -33,6 +34,7 @@ const flags = {
   'leader-election-namespace': { type: 'string', default: '' },
   'leader-election-id': { type: 'string', default: 'git-change-operator' },
   'health-address': { type: 'string', default: ':8081' },
+  'github-api-url': { type: 'string', default: '' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
 
@@ -82,6 +84,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     leaderElectionNamespace: String(get('leader-election-namespace')) || operatorNamespace,
     leaderElectionId: String(get('leader-election-id')),
     healthAddress: { host: health[1] || '0.0.0.0', port: Number(health[2]) },
+    githubApiUrl: String(get('github-api-url')) || undefined,
     logLevel: level as Level,
   };
 }

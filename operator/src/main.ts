@@ -6,7 +6,9 @@
 import { createSidecarClient } from '@gco/git-sidecar/client';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseConfig } from './config.ts';
-import { gitCommitController, informersFor, secretType } from './controllers/gitcommit/controller.ts';
+import { informersFor, secretType } from './controllers/execution/controller.ts';
+import { gitCommitController } from './controllers/gitcommit/controller.ts';
+import { pullRequestController } from './controllers/pullrequest/controller.ts';
 import { createLogger } from './logger.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
@@ -29,24 +31,29 @@ const client = new KubeClient(kubeConfig);
 const events = new EventRecorder(client, 'git-change-operator', logger);
 
 const secrets = informersFor<KubeObject>(client, secretType, config.namespaces, logger);
-const { controller, informers } = gitCommitController({
+const settings = {
+  client,
+  discovery: new Discovery(client),
+  trustedNamespaces: new Set(config.trustedNamespaces),
+  allowSecretExport: config.allowSecretExport,
+  allowFileUrls: config.allowFileUrls,
+  defaultAuthor: config.defaultAuthor,
+  sidecar: createSidecarClient({ socketPath: config.sidecarSocket }),
+  executionTimeoutMs: config.executionTimeoutMs,
+  githubApiUrl: config.githubApiUrl,
+};
+const common = {
   client,
   events,
   namespaces: config.namespaces,
   secrets,
   concurrency: config.concurrency,
   logger,
-  settings: {
-    client,
-    discovery: new Discovery(client),
-    trustedNamespaces: new Set(config.trustedNamespaces),
-    allowSecretExport: config.allowSecretExport,
-    allowFileUrls: config.allowFileUrls,
-    defaultAuthor: config.defaultAuthor,
-    sidecar: createSidecarClient({ socketPath: config.sidecarSocket }),
-    executionTimeoutMs: config.executionTimeoutMs,
-  },
-});
+  settings,
+};
+const kinds = [gitCommitController(common), pullRequestController(common)];
+const controllers = kinds.map((k) => k.controller);
+const informers = kinds.map((k) => k.informers);
 
 const elector = config.leaderElect
   ? new LeaderElector(client, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId, logger })
@@ -54,7 +61,7 @@ const elector = config.leaderElect
 let started = false;
 const health = await startHealthServer({
   ...config.healthAddress,
-  ready: () => (started ? informers.hasSynced && secrets.hasSynced : elector !== undefined),
+  ready: () => (started ? informers.every((i) => i.hasSynced) && secrets.hasSynced : elector !== undefined),
 });
 logger.info('starting', {
   namespaces: config.namespaces.length > 0 ? config.namespaces : 'all',
@@ -68,8 +75,8 @@ async function shutdown(signal: string, code = 0) {
   if (stopping) return;
   stopping = true;
   logger.info('shutting down: finishing in-flight reconciles', { signal });
-  await controller.stop();
-  informers.stop();
+  await Promise.all(controllers.map((c) => c.stop()));
+  for (const i of informers) i.stop();
   secrets.stop();
   await elector?.release();
   health.close();
@@ -82,8 +89,8 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 if (elector) await elector.acquire(() => void shutdown('lost leadership', 1));
 if (!stopping) {
   await secrets.start();
-  await informers.start();
-  controller.start();
+  await Promise.all(informers.map((i) => i.start()));
+  for (const c of controllers) c.start();
   started = true;
   logger.info('controllers started');
 }

@@ -5,6 +5,7 @@ import {
   type ControlPlane,
   createBareRepository,
   GitHttpServer,
+  GitHubStandIn,
   type OperatorProcess,
   operatorNamespace,
   run,
@@ -17,10 +18,13 @@ import {
 import { stringify } from 'yaml';
 
 export const token = 'ghp_operator_e2e_token_0123456789abcdef';
+/** A token GitHub accepts for reading public repositories only (no 'repo' scope). */
+export const publicOnlyToken = 'ghp_public_repo_only_token_0123456789';
 
 export interface Environment {
   plane: ControlPlane;
   git: GitHttpServer;
+  github: GitHubStandIn;
   sidecar: SidecarProcess;
   operator: OperatorProcess;
   root: string;
@@ -37,7 +41,14 @@ export interface Environment {
 export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): Promise<Environment> {
   const plane = await sharedControlPlane();
   const root = await tempDir('gco-e2e-');
-  const git = await new GitHttpServer({ root: join(root, 'repos'), auth: { tokens: [token] } }).start();
+  const git = await new GitHttpServer({
+    root: join(root, 'repos'),
+    auth: { tokens: [token, publicOnlyToken] },
+  }).start();
+  const github = new GitHubStandIn(git, {
+    tokens: { [token]: ['repo', 'read:org'], [publicOnlyToken]: ['public_repo'] },
+    labels: ['sync', 'automated'],
+  });
   const sidecar = await startSidecar();
   const operator = await startOperator(plane, { sidecarSocket: sidecar.socketPath, args: opts.operatorArgs });
   const kubectl = async (args: string[], input?: string) => {
@@ -48,6 +59,7 @@ export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): 
   return {
     plane,
     git,
+    github,
     sidecar,
     operator,
     root,

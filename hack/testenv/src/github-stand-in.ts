@@ -214,7 +214,8 @@ export class GitHubStandIn {
     return {
       viewer: { login: 'gco-bot' },
       repository: async ({ owner, name }: { owner: string; name: string }) => {
-        if (!scopes.includes('repo') || !(await this.exists(owner, name))) {
+        // Private repositories are invisible without a repo scope, as on GitHub.
+        if (!(scopes.includes('repo') || scopes.includes('public_repo')) || !(await this.exists(owner, name))) {
           throw new ApiError('NOT_FOUND', `Could not resolve to a Repository with the name '${owner}/${name}'.`);
         }
         return {

@@ -445,23 +445,25 @@ function statusFields(kind: 'GitCommit' | 'PullRequest') {
         maxItems: limits.historyEntries,
       }),
     ),
-    ...(kind === 'PullRequest'
-      ? {
-          headBranch: Type.Optional(
-            Type.String({ description: 'Head branch of the current proposal, recorded before it is pushed.' }),
-          ),
-          pullRequestNumber: Type.Optional(Type.Integer({ description: 'Number of the pull request.' })),
-          pullRequestURL: Type.Optional(Type.String({ description: 'URL of the pull request.' })),
-          pullRequestState: Type.Optional(
-            StringEnum(['OPEN', 'CLOSED', 'MERGED'] as const, { description: 'State of the pull request on GitHub.' }),
-          ),
-        }
-      : {}),
   };
 }
 
+const pullRequestStatusFields = {
+  headBranch: Type.Optional(
+    Type.String({ description: 'Head branch of the current proposal, recorded before it is pushed.' }),
+  ),
+  pullRequestNumber: Type.Optional(Type.Integer({ description: 'Number of the pull request.' })),
+  pullRequestURL: Type.Optional(Type.String({ description: 'URL of the pull request.' })),
+  pullRequestState: Type.Optional(
+    StringEnum(['OPEN', 'CLOSED', 'MERGED'] as const, { description: 'State of the pull request on GitHub.' }),
+  ),
+};
+
 export const GitCommitStatus = Type.Object(statusFields('GitCommit'), { description: 'Observed state.' });
-export const PullRequestStatus = Type.Object(statusFields('PullRequest'), { description: 'Observed state.' });
+export const PullRequestStatus = Type.Object(
+  { ...statusFields('PullRequest'), ...pullRequestStatusFields },
+  { description: 'Observed state.' },
+);
 
 export type GitCommitSpec = Static<typeof GitCommitSpec>;
 export type GitCommitStatus = Static<typeof GitCommitStatus>;

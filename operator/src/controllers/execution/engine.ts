@@ -194,7 +194,8 @@ export class ExecutionEngine<T extends Executable> {
           error instanceof ExecutionFailure
             ? error
             : transient('InternalError', (error as Error).message ?? String(error));
-        const delay = failure.permanent ? undefined : retryDelayMs(policy, attempt.attempts);
+        const policyDelay = failure.permanent ? undefined : retryDelayMs(policy, attempt.attempts);
+        const delay = policyDelay === undefined ? undefined : Math.max(policyDelay, failure.retryAfterMs ?? 0);
         if (delay !== undefined) {
           logger.warn('execution failed; retrying', {
             ...log,

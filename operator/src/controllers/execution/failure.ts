@@ -6,6 +6,8 @@
 export class ExecutionFailure extends Error {
   readonly reason: string;
   readonly permanent: boolean;
+  /** Retry no sooner than this (a rate limit's reset time). */
+  retryAfterMs: number | undefined;
   constructor(reason: string, message: string, opts: { permanent: boolean }) {
     super(message);
     this.reason = reason;

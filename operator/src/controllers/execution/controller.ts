@@ -1,0 +1,73 @@
+/** Wires a controller for a kind whose resources run executions: informers, Secret watch, engine. */
+import type { Logger } from '../../logger.ts';
+import { Controller, keyOf } from '../../runtime/controller.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import { Informer, InformerSet } from '../../runtime/informer.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
+import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
+
+export const secretType: ResourceType = {
+  group: '',
+  version: 'v1',
+  kind: 'Secret',
+  plural: 'secrets',
+  namespaced: true,
+};
+
+/** One informer per watched namespace, or one for all namespaces. */
+export function informersFor<T extends KubeObject>(
+  client: KubeClient,
+  type: ResourceType,
+  namespaces: string[],
+  logger: Logger,
+  resyncMs = 0,
+): InformerSet<T> {
+  const list = namespaces.length > 0 ? namespaces : [undefined];
+  return new InformerSet(list.map((namespace) => new Informer<T>(client, type, { namespace, logger, resyncMs })));
+}
+
+export interface ExecutionControllerOptions<T extends Executable> {
+  name: string;
+  type: ResourceType;
+  client: KubeClient;
+  events: EventRecorder;
+  namespaces: string[];
+  secrets: InformerSet<KubeObject>;
+  concurrency: number;
+  logger: Logger;
+  publish: EngineOptions<T>['publish'];
+  phases: EngineOptions<T>['phases'];
+}
+
+export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
+  const informers = informersFor<T>(opts.client, opts.type, opts.namespaces, opts.logger, 10 * 60_000);
+  const engine = new ExecutionEngine<T>({
+    client: opts.client,
+    type: opts.type,
+    events: opts.events,
+    secretVersion: (obj) => {
+      const name = obj.spec.auth?.secretName;
+      return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
+    },
+    publish: opts.publish,
+    phases: opts.phases,
+  });
+  const controller = new Controller<T>({
+    name: opts.name,
+    informer: informers,
+    reconcile: (obj, ctx) => engine.reconcile(obj, ctx),
+    concurrency: opts.concurrency,
+    logger: opts.logger,
+  });
+  // A changed auth Secret re-runs the resources that use it.
+  controller.watches(opts.secrets, (secret) =>
+    informers
+      .list()
+      .filter(
+        (o) => o.metadata.namespace === secret.metadata.namespace && o.spec.auth?.secretName === secret.metadata.name,
+      )
+      .map(keyOf),
+  );
+  return { controller, informers };
+}

@@ -1,0 +1,307 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, runOk } from '@gco/testenv';
+import { parse } from 'yaml';
+import { commitCount, fileAt, headOf } from '../../../git-sidecar/test/support.ts';
+import {
+  type Environment,
+  getStatus,
+  publicOnlyToken,
+  startEnvironment,
+  token,
+  tokenSecret,
+  waitReady,
+  waitStatus,
+} from '../support.ts';
+
+const ops = 'git-change-operator-system';
+const ns = 'pr-behaviour';
+const condition = (status: any, type: string) => (status.conditions ?? []).find((c: any) => c.type === type);
+const stalledWith = (reason: string) => (s: any) =>
+  condition(s, 'Stalled')?.status === 'True' && condition(s, 'Stalled')?.reason === reason;
+
+describe('PullRequest controller', function () {
+  this.timeout(300_000);
+  let env: Environment;
+  let n = 0;
+
+  before(async function () {
+    this.timeout(180_000);
+    env = await startEnvironment();
+    await env.plane.ensureNamespace('production');
+    await env.plane.ensureNamespace(ns);
+    await env.apply(tokenSecret('github-token', ops));
+    await env.apply(tokenSecret('github-token', ns));
+  });
+  after(() => env?.stop());
+
+  async function request(kind: string, name: string, namespace: string, value: string) {
+    await env.kubectl([
+      'annotate',
+      '--overwrite',
+      '-n',
+      namespace,
+      `${kind}/${name}`,
+      `gco.galos.one/reconcile-requested-at=${value}`,
+    ]);
+  }
+
+  it('04 argocd-app-sync as written: a head branch from the base and one pull request', async () => {
+    await env.repository('company/gitops-applications.git', { files: 3 });
+    await env.apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web-app', namespace: 'production' },
+      spec: {
+        replicas: 3,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
+        },
+      },
+    });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api-service', namespace: 'production' },
+      spec: { ports: [{ port: 80 }], selector: { app: 'api' } },
+    });
+    await env.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'main-ingress', namespace: 'production' },
+      spec: { defaultBackend: { service: { name: 'api-service', port: { number: 80 } } } },
+    });
+    const yaml = readFileSync(join(repoRoot, 'e2e/scenarios/04-argocd-app-sync.yaml'), 'utf8').replace(
+      'https://github.com/company/gitops-applications.git',
+      env.git.url('company/gitops-applications.git'),
+    );
+    await env.apply(yaml);
+    await waitReady(env, 'pullrequest', 'argocd-app-sync', ops);
+    const status = await getStatus(env, 'pullrequest', 'argocd-app-sync', ops);
+    assert.match(status.headBranch, /^argocd-sync-\d{14}$/);
+    assert.equal(status.pullRequestState, 'OPEN');
+    assert.equal(status.phase, 'Created');
+    assert.equal(condition(status, 'Ready').reason, 'PullRequestOpened');
+    const prs = env.github.pullRequests.filter((p) => p.repo === 'gitops-applications');
+    assert.equal(prs.length, 1);
+    const pr = prs[0];
+    assert.equal(pr?.title, '🔄 Sync Application Manifests from Cluster');
+    assert.match(pr?.body ?? '', /## ArgoCD Application Sync/);
+    assert.equal(pr?.baseRefName, 'main');
+    assert.equal(pr?.headRefName, status.headBranch);
+    assert.equal(status.pullRequestNumber, pr?.number);
+    assert.match(status.pullRequestURL, new RegExp(`/company/gitops-applications/pull/${pr?.number}$`));
+    const gitDir = join(env.root, 'repos/company/gitops-applications.git');
+    const deployment = parse(
+      (await fileAt(gitDir, status.headBranch, 'applications/web-app/deployment.yaml')) ?? '',
+    ) as any;
+    assert.equal(deployment.spec.replicas, 3);
+    assert.ok(await fileAt(gitDir, status.headBranch, 'applications/api-service/service.yaml'));
+    assert.ok(await fileAt(gitDir, status.headBranch, 'networking/ingress.yaml'));
+    assert.equal(
+      await commitCount(gitDir, status.headBranch),
+      (await commitCount(gitDir, 'main')) + 1,
+      'base plus one commit',
+    );
+    const columns = await env.kubectl(['get', 'gpr', 'argocd-app-sync', '-n', ops]);
+    assert.match(columns.split('\n')[1] ?? '', new RegExp(`Created\\s+${pr?.number}\\s+http`));
+  });
+
+  it('updates the open pull request: same number, new head commit, new title; then a new one after merge', async () => {
+    const repo = await env.repository(`company/update-${n++}.git`, { files: 2 });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: ns },
+      data: { level: 'info' },
+    });
+    const name = 'updates';
+    const spec = (title: string) => ({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url: repo.url },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title, body: 'from $(date +%Y)', branchPrefix: 'settings' },
+        resourceReferences: [
+          { name: 'settings', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'fields', output: { path: 'settings/' } },
+        ],
+      },
+    });
+    await env.apply(spec('Settings v1'));
+    await waitReady(env, 'pullrequest', name, ns);
+    const first = await getStatus(env, 'pullrequest', name, ns);
+    const firstHead = await headOf(repo.gitDir, first.headBranch);
+    assert.equal(
+      env.github.pullRequests.find((p) => p.number === first.pullRequestNumber)?.body,
+      `from ${new Date().getUTCFullYear()}`,
+    );
+
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: ns },
+      data: { level: 'debug' },
+    });
+    await env.apply(spec('Settings v2'));
+    const second = await waitStatus(
+      env,
+      'pullrequest',
+      name,
+      (s) => s.observedGeneration === 2 && !s.activeExecution,
+      ns,
+    );
+    assert.equal(second.pullRequestNumber, first.pullRequestNumber, 'the same pull request');
+    assert.equal(second.headBranch, first.headBranch);
+    assert.equal(condition(second, 'Ready').reason, 'PullRequestUpdated');
+    assert.notEqual(await headOf(repo.gitDir, second.headBranch), firstHead, 'a new head commit');
+    assert.equal(await fileAt(repo.gitDir, second.headBranch, 'settings/level'), 'debug');
+    const stored = env.github.pullRequests.find((p) => p.number === first.pullRequestNumber);
+    assert.equal(stored?.title, 'Settings v2');
+    assert.equal(
+      env.github.pullRequests.filter((p) => p.repo === repo.url.split('/').pop()?.replace('.git', '')).length,
+      1,
+    );
+
+    // Merged: the next execution opens a new pull request on a new head branch.
+    await env.github.merge(first.pullRequestNumber);
+    assert.equal(await fileAt(repo.gitDir, 'main', 'settings/level'), 'debug', 'merged for real');
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace: ns },
+      data: { level: 'warn' },
+    });
+    await new Promise((r) => setTimeout(r, 1100)); // a new second for a new head branch name
+    await request('pullrequest', name, ns, 'after-merge');
+    const third = await waitStatus(
+      env,
+      'pullrequest',
+      name,
+      (s) => s.lastHandledReconcileAt === 'after-merge' && !s.activeExecution,
+      ns,
+    );
+    assert.notEqual(third.pullRequestNumber, first.pullRequestNumber);
+    assert.notEqual(third.headBranch, first.headBranch);
+    assert.equal(condition(third, 'Ready').reason, 'PullRequestOpened');
+    assert.equal(await fileAt(repo.gitDir, third.headBranch, 'settings/level'), 'warn');
+  });
+
+  it('makes no branch and no pull request when nothing differs from the base', async () => {
+    const repo = await env.repository(`company/same-${n++}.git`, { files: 1, extraFiles: { 'same.txt': 'same' } });
+    const before = env.github.pullRequests.length;
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name: 'nothing', namespace: ns },
+      spec: {
+        repository: { url: repo.url, baseBranch: 'main' },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title: 'Nothing' },
+        files: [{ path: 'same.txt', content: 'same' }],
+      },
+    });
+    await waitReady(env, 'pullrequest', 'nothing', ns);
+    const status = await getStatus(env, 'pullrequest', 'nothing', ns);
+    assert.equal(condition(status, 'Ready').reason, 'UpToDate');
+    assert.equal(env.github.pullRequests.length, before);
+    const branches = await runOk('git', ['--git-dir', repo.gitDir, 'branch', '--list']);
+    assert.equal(branches.trim(), '* main');
+  });
+
+  it('opens drafts with labels, and stalls on a label the repository lacks', async () => {
+    const repo = await env.repository(`company/draft-${n++}.git`, { files: 1 });
+    const pr = (name: string, labels: string[]) => ({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url: repo.url },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title: name, draft: true, labels, branchPrefix: name },
+        files: [{ path: `${name}.txt`, content: name }],
+      },
+    });
+    await env.apply(pr('drafted', ['sync', 'automated']));
+    await waitReady(env, 'pullrequest', 'drafted', ns);
+    const status = await getStatus(env, 'pullrequest', 'drafted', ns);
+    const stored = env.github.pullRequests.find((p) => p.number === status.pullRequestNumber);
+    assert.equal(stored?.isDraft, true);
+    assert.deepEqual(stored?.labels, ['sync', 'automated']);
+    await env.apply(pr('unlabelled', ['no-such-label']));
+    const stalled = await waitStatus(env, 'pullrequest', 'unlabelled', stalledWith('LabelNotFound'), ns);
+    assert.match(condition(stalled, 'Stalled').message, /no label 'no-such-label'/);
+  });
+
+  it('maps GitHub failures: bad token, missing scopes, unknown repository', async () => {
+    const repo = await env.repository(`company/errors-${n++}.git`, { files: 1 });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'bad-token', namespace: ns },
+      stringData: { token: 'ghp_bad_token_for_github' },
+    });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'public-only', namespace: ns },
+      stringData: { token: publicOnlyToken },
+    });
+    const pr = (name: string, secret: string, url: string) => ({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url },
+        auth: { secretName: secret },
+        pullRequest: { title: name },
+        files: [{ path: 'x.txt', content: name }],
+      },
+    });
+    await env.apply(pr('bad-token', 'bad-token', repo.url));
+    const bad = await waitStatus(env, 'pullrequest', 'bad-token', stalledWith('AuthenticationFailed'), ns);
+    assert.match(condition(bad, 'Stalled').message, /401 Bad credentials/);
+    await env.apply(pr('scopes', 'public-only', repo.url));
+    const scopes = await waitStatus(env, 'pullrequest', 'scopes', stalledWith('InsufficientScopes'), ns);
+    assert.match(condition(scopes, 'Stalled').message, /'repo' scope/);
+    await env.apply(pr('missing', 'github-token', env.git.url('company/does-not-exist.git')));
+    const missing = await waitStatus(env, 'pullrequest', 'missing', stalledWith('RepositoryNotFound'), ns);
+    assert.match(condition(missing, 'Stalled').message, /Could not resolve to a Repository/);
+  });
+
+  it('waits for the rate limit to reset, then opens the pull request', async () => {
+    const repo = await env.repository(`company/rate-${n++}.git`, { files: 1 });
+    env.github.rateLimitedUntil = Math.floor(Date.now() / 1000) + 4;
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name: 'limited', namespace: ns },
+      spec: {
+        repository: { url: repo.url },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title: 'Limited' },
+        files: [{ path: 'r.txt', content: 'r' }],
+      },
+    });
+    const limited = await waitStatus(
+      env,
+      'pullrequest',
+      'limited',
+      (s) => condition(s, 'Ready')?.reason === 'RateLimited',
+      ns,
+    );
+    assert.match(limited.message, /resets at/);
+    await waitReady(env, 'pullrequest', 'limited', ns);
+    const status = await getStatus(env, 'pullrequest', 'limited', ns);
+    assert.equal(status.pullRequestState, 'OPEN');
+  });
+
+  it('never puts the token in status, events or logs', async () => {
+    const text = `${await env.kubectl(['get', 'pullrequests', '-A', '-o', 'json'])}${await env.kubectl(['get', 'events', '-A', '-o', 'json'])}${await env.operator.logs()}${await env.sidecar.logs()}`;
+    for (const secret of [token, publicOnlyToken, 'ghp_bad_token_for_github']) assert.ok(!text.includes(secret));
+  });
+});
