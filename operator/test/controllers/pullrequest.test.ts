@@ -191,6 +191,53 @@ describe('PullRequest controller', function () {
     assert.equal(await fileAt(repo.gitDir, third.headBranch, 'settings/level'), 'warn');
   });
 
+  it('never opens a second pull request when an execution is retried after opening one', async () => {
+    const repo = await env.repository(`company/crash-${n++}.git`, { files: 1 });
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name: 'crashy', namespace: ns },
+      spec: {
+        repository: { url: repo.url },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title: 'Crashy' },
+        files: [{ path: 'c.txt', content: 'c' }],
+      },
+    });
+    await waitReady(env, 'pullrequest', 'crashy', ns);
+    const status = await getStatus(env, 'pullrequest', 'crashy', ns);
+    const last = status.executionHistory[0];
+    // As if the operator died right after createPullRequest: the head branch is recorded, the pull
+    // request number is not, and the execution is still active.
+    await env.kubectl([
+      'patch',
+      'pullrequest',
+      'crashy',
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          pullRequestNumber: null,
+          pullRequestURL: null,
+          activeExecution: { id: last.id, trigger: 'Generation', instant: last.startTime, attempts: 1, generation: 1 },
+        },
+      }),
+    ]);
+    await env.kubectl(['annotate', '--overwrite', '-n', ns, 'pullrequest/crashy', 'gco.galos.one/nudge=1']);
+    const after = await waitStatus(
+      env,
+      'pullrequest',
+      'crashy',
+      (s) => !s.activeExecution && s.executionHistory.length === 2,
+      ns,
+    );
+    assert.equal(after.pullRequestNumber, status.pullRequestNumber, 'the same pull request was found and updated');
+    assert.equal(env.github.pullRequests.filter((p) => p.headRefName === status.headBranch).length, 1);
+  });
+
   it('makes no branch and no pull request when nothing differs from the base', async () => {
     const repo = await env.repository(`company/same-${n++}.git`, { files: 1, extraFiles: { 'same.txt': 'same' } });
     const before = env.github.pullRequests.length;
