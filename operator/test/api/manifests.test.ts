@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
+import { parseAllDocuments } from 'yaml';
+
+describe('manifests (kustomize)', function () {
+  this.timeout(120_000);
+  let plane: ControlPlane;
+  before(async function () {
+    this.timeout(120_000);
+    plane = await sharedControlPlane();
+    await plane.ensureNamespace('git-change-operator-system');
+  });
+
+  for (const overlay of ['default', 'overlays/development', 'overlays/production']) {
+    it(`${overlay} renders with kubectl kustomize and applies with a server-side dry run`, async () => {
+      const dir = join(repoRoot, 'manifests', overlay);
+      const built = await plane.kubectl(['kustomize', dir]);
+      assert.equal(built.code, 0, built.stderr);
+      const docs = parseAllDocuments(built.stdout).map((d) => d.toJS() as any);
+      const kinds = docs.map((d) => d.kind);
+      for (const k of [
+        'CustomResourceDefinition',
+        'ServiceAccount',
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'StatefulSet',
+        'Namespace',
+      ]) {
+        assert.ok(kinds.includes(k), `${overlay} has a ${k}`);
+      }
+      const applied = await plane.kubectl(
+        ['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'],
+        { input: built.stdout },
+      );
+      assert.equal(applied.code, 0, applied.stderr);
+      const sts = docs.find((d) => d.kind === 'StatefulSet');
+      const pod = sts.spec.template.spec;
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+      for (const c of pod.containers) {
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true, c.name);
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false, c.name);
+        assert.ok(c.resources.requests && c.resources.limits, c.name);
+      }
+      assert.deepEqual(
+        pod.containers.map((c: any) => c.name),
+        ['manager', 'git-sidecar'],
+      );
+      assert.equal(sts.spec.replicas, overlay.endsWith('production') ? 2 : 1);
+      assert.ok(sts.spec.volumeClaimTemplates[0].metadata.name === 'clones');
+    });
+  }
+});
