@@ -25,8 +25,13 @@ try {
 }
 const logger = createLogger({ level: config.logLevel, component: 'operator' });
 const kubeConfig = new KubeConfig();
-if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-else kubeConfig.loadFromDefault();
+try {
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
+} catch (error) {
+  process.stderr.write(`git-change-operator: --kubeconfig: ${(error as Error).message}\n`);
+  process.exit(2);
+}
 const client = new KubeClient(kubeConfig);
 const events = new EventRecorder(client, 'git-change-operator', logger);
 
