@@ -145,3 +145,16 @@ export async function waitStatus(
     `${kind}/${name} status never matched: ${JSON.stringify(status)}\n${(await env.operator.logs()).slice(-3000)}`,
   );
 }
+
+/** A condition of a status, by type. */
+export const condition = (status: any, type: string) => (status.conditions ?? []).find((c: any) => c.type === type);
+
+/** Stalled=True with this reason. */
+export const stalledWith = (reason: string) => (s: any) =>
+  condition(s, 'Stalled')?.status === 'True' && condition(s, 'Stalled')?.reason === reason;
+
+/** Ready=False with this reason while Reconciling (a retry is scheduled). */
+export const retryingWith = (reason: string) => (s: any) =>
+  condition(s, 'Ready')?.status === 'False' &&
+  condition(s, 'Ready')?.reason === reason &&
+  condition(s, 'Reconciling')?.status === 'True';

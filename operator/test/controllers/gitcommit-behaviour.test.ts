@@ -5,8 +5,11 @@ import { join } from 'node:path';
 import { runOk } from '@gco/testenv';
 import { commitCount, fileAt } from '../../../git-sidecar/test/support.ts';
 import {
+  condition,
   type Environment,
   getStatus,
+  retryingWith,
+  stalledWith,
   startEnvironment,
   token,
   tokenSecret,
@@ -15,14 +18,6 @@ import {
 } from '../support.ts';
 
 const ns = 'gc-behaviour';
-
-const condition = (status: any, type: string) => (status.conditions ?? []).find((c: any) => c.type === type);
-const stalledWith = (reason: string) => (s: any) =>
-  condition(s, 'Stalled')?.status === 'True' && condition(s, 'Stalled')?.reason === reason;
-const retryingWith = (reason: string) => (s: any) =>
-  condition(s, 'Ready')?.status === 'False' &&
-  condition(s, 'Ready')?.reason === reason &&
-  condition(s, 'Reconciling')?.status === 'True';
 
 describe('GitCommit controller: behaviour', function () {
   this.timeout(300_000);

@@ -5,9 +5,11 @@ import { repoRoot, runOk } from '@gco/testenv';
 import { parse } from 'yaml';
 import { commitCount, fileAt, headOf } from '../../../git-sidecar/test/support.ts';
 import {
+  condition,
   type Environment,
   getStatus,
   publicOnlyToken,
+  stalledWith,
   startEnvironment,
   token,
   tokenSecret,
@@ -17,9 +19,6 @@ import {
 
 const ops = 'git-change-operator-system';
 const ns = 'pr-behaviour';
-const condition = (status: any, type: string) => (status.conditions ?? []).find((c: any) => c.type === type);
-const stalledWith = (reason: string) => (s: any) =>
-  condition(s, 'Stalled')?.status === 'True' && condition(s, 'Stalled')?.reason === reason;
 
 describe('PullRequest controller', function () {
   this.timeout(300_000);
