@@ -43,7 +43,11 @@ const scheduler = new Scheduler({
   concurrency: config.concurrency,
   maxBatch: config.maxBatch,
   onIdle: async () => {
-    await store.evict(scheduler.busy());
+    try {
+      await store.evict(scheduler.busy());
+    } catch (error) {
+      logger.warn('evicting clones failed', { error });
+    }
   },
 });
 const maintenance = startMaintenance({

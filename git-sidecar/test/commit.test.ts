@@ -173,6 +173,27 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     assert.equal(await fileAt(repo.gitDir, 'main', 'report.log'), 'first\nours 1\ntheirs\nours 2\n');
   });
 
+  it('corrects drift: the same content again after someone else changed the file is committed', async () => {
+    const repo = await repository({ files: 2, extraFiles: { 'drift.yaml': 'v: 1\n' } });
+    await client.commit(
+      commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'drift.yaml', content: 'v: 2\n' }] }),
+    );
+    // Someone sets it back behind the sidecar's back.
+    const other = join(root, `drift-${n++}`);
+    const env = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
+    const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`x:${token}`).toString('base64')}`];
+    await runOk('git', [...auth, 'clone', '-q', repo.url, other], { env });
+    await runOk('sh', ['-c', `printf 'v: 9\\n' > ${other}/drift.yaml`]);
+    await runOk('git', ['-C', other, '-c', 'user.name=O', '-c', 'user.email=o@example.com', 'commit', '-qam', 'drift']);
+    await runOk('git', ['-C', other, ...auth, 'push', '-q', 'origin', 'HEAD:main'], { env });
+    // Rendering the same content as last time must not be judged "unchanged" on the stale tip.
+    const res = await client.commit(
+      commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'drift.yaml', content: 'v: 2\n' }] }),
+    );
+    assert.equal(res.changed, true);
+    assert.equal(await fileAt(repo.gitDir, 'main', 'drift.yaml'), 'v: 2\n');
+  });
+
   it('deletes files, and deleting a missing file is not an error', async () => {
     const repo = await repository({ files: 2, extraFiles: { 'old/a.txt': 'a', 'old/b.txt': 'b' } });
     const res = await client.commit(

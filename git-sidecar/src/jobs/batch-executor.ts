@@ -86,20 +86,22 @@ export class BatchExecutor {
     const deadline = Math.max(...jobs.map((j) => j.deadline));
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
-    const credentials = await materializeCredentials(
-      first.remote,
-      first.request.repository?.credentials,
-      this.opts.store.tmpDir,
-    );
+    let credentials: Awaited<ReturnType<typeof materializeCredentials>> | undefined;
     let clone: Clone | undefined;
     let objects: ObjectStore | undefined;
     try {
+      credentials = await materializeCredentials(
+        first.remote,
+        first.request.repository?.credentials,
+        this.opts.store.tmpDir,
+      );
+      const env = credentials.env;
       const t0 = Date.now();
       clone = (await this.opts.store.open(first.remote)).clone;
       timings.clone += Date.now() - t0;
       const ctx = (): GitContext => ({
         gitDir: (clone as Clone).gitDir,
-        env: credentials.env,
+        env,
         timeoutMs: Math.max(1000, Math.min(this.opts.gitTimeoutMs, deadline - Date.now())),
         signal: abort.signal,
       });
@@ -119,13 +121,15 @@ export class BatchExecutor {
       });
     } catch (error) {
       const failure = this.toSidecarError(error, abort.signal.aborted);
-      if (clone && error instanceof GitCommandError && error.result.timedOut)
+      // A killed git (its own time limit, or the job's deadline) may have left locks behind.
+      const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;
+      if (clone && (killed(error) || killed((error as Error | undefined)?.cause) || abort.signal.aborted))
         await this.opts.store.cleanAfterKill(clone);
       for (const job of jobs) job.reject(failure);
     } finally {
       clearTimeout(deadlineTimer);
       await objects?.close();
-      await credentials.dispose();
+      await credentials?.dispose();
       if (clone) await this.opts.store.updateSize(clone);
     }
   }
@@ -178,10 +182,15 @@ export class BatchExecutor {
 
       const head = results.filter((r) => r.changed).at(-1)?.sha;
       if (!head) {
+        // "Nothing to do" judged on a tip we did not fetch may be stale (the branch may have moved
+        // away from this content): only a fetched tip can say so.
+        if (optimistic) continue;
         return { results, pushed: false, createdBranch: false, attempts: attempt, baseSha };
       }
       t = Date.now();
-      const lease = req.rebuildFromBase ? (tip ?? '') : undefined;
+      // An optimistic push leases the tip it built on, so a branch reset behind our back (not only one
+      // moved ahead) is refused rather than fast-forwarded over.
+      const lease = req.rebuildFromBase ? (tip ?? '') : optimistic ? known : undefined;
       const pushed = await push(ctx(), head, branch, lease);
       timings.push += Date.now() - t;
       if (pushed.ok) {
@@ -191,7 +200,9 @@ export class BatchExecutor {
       // The branch moved: fetch first on the next attempts and batches, until a push goes through.
       this.contended.add(branchKey);
       this.opts.onPushRetry?.(pushed.reason);
-      if (attempt >= this.opts.maxPushAttempts || signal.aborted) {
+      if (signal.aborted)
+        throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);
+      if (attempt >= this.opts.maxPushAttempts) {
         throw new SidecarError(
           Reason.CONFLICT_UNRESOLVABLE,
           `branch ${branch} kept moving: the push was rejected ${attempt} times`,

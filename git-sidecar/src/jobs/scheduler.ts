@@ -112,7 +112,7 @@ export class Scheduler {
           this.running--;
           this.active.delete(key);
           if (this.queues.has(key)) this.waiting.push(key);
-          else void this.opts.onIdle?.(key);
+          else void this.opts.onIdle?.(key).catch(() => {});
           this.pump();
         });
     }

@@ -1,6 +1,7 @@
 /**
- * Writes an object's status through the status subresource. A merge patch carries no resourceVersion,
- * so it never conflicts with spec changes; the controller owns the fields it writes.
+ * Writes an object's status through the status subresource with a merge patch. Without a
+ * resourceVersion it never conflicts; with one (`guard`), it applies only if the object is still the
+ * version that was read, else the API server answers 409 Conflict.
  */
 import type { KubeClient } from './kube-client.ts';
 import { type KubeObject, objectPath, type ResourceType } from './resources.ts';
@@ -10,9 +11,10 @@ export async function patchStatus<T extends KubeObject>(
   type: ResourceType,
   obj: KubeObject,
   status: Record<string, unknown>,
+  guard?: string,
 ): Promise<T> {
   return client.request<T>('PATCH', `${objectPath(type, obj.metadata.namespace, obj.metadata.name)}/status`, {
-    body: { status },
+    body: guard ? { metadata: { resourceVersion: guard }, status } : { status },
     contentType: 'application/merge-patch+json',
   });
 }

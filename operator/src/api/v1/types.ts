@@ -397,6 +397,7 @@ const ActiveExecution = Type.Object(
     instant: Time('The instant its templates use; kept across retries so a retry renders the same files.'),
     attempts: Type.Integer({ description: 'Attempts made so far.', minimum: 0 }),
     generation: Type.Optional(Type.Integer({ description: 'The metadata.generation it renders.', format: 'int64' })),
+    notBefore: Type.Optional(Time('The next attempt does not start before this (backoff, a rate limit reset).')),
   },
   {
     description: 'The execution in progress, kept so that a retry (or an operator restart) continues it exactly once.',

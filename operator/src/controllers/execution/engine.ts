@@ -26,6 +26,7 @@ export interface ActiveExecution {
   instant: string;
   attempts: number;
   generation?: number;
+  notBefore?: string;
 }
 
 export interface ExecutionStatus {
@@ -113,9 +114,15 @@ export class ExecutionEngine<T extends Executable> {
       return { trigger: 'SecretChanged' };
     }
     if (this.isStalled(obj)) return undefined;
-    const tick = this.nextScheduled(obj);
-    if (tick && tick <= now) return { trigger: 'Schedule', tick };
-    return undefined;
+    let tick = this.nextScheduled(obj);
+    if (!tick || tick > now || !obj.spec.schedule) return undefined;
+    // Ticks missed while the operator was down make one execution, for the latest of them, not a burst.
+    for (let i = 0; i < 10_000; i++) {
+      const next = nextTick(obj.spec.schedule, tick);
+      if (next > now) break;
+      tick = next;
+    }
+    return { trigger: 'Schedule', tick };
   }
 
   private isStalled(obj: T): boolean {
@@ -150,20 +157,30 @@ export class ExecutionEngine<T extends Executable> {
       };
       // Recorded before anything is written to git: a retry, or a restarted operator, continues this same
       // execution (same id, same template instant) and so makes at most one commit.
-      obj = await this.patch(obj, {
-        activeExecution: execution,
-        phase: this.opts.phases.running,
-        lastHandledReconcileAt:
-          obj.metadata.annotations?.[annotations.reconcileRequestedAt] ?? obj.status?.lastHandledReconcileAt,
-        authSecretResourceVersion: this.opts.secretVersion(obj),
-        ...(due.tick ? { lastScheduledTime: iso(due.tick) } : {}),
-        conditions: this.conditions(obj, {
-          ready: ['Unknown', 'Progressing', `Execution ${execution.id} (${execution.trigger}) is running`],
-          reconciling: true,
-          stalled: undefined,
-        }),
-      });
+      // Guarded by the resourceVersion read: if the cache was stale (our own last patch not seen yet),
+      // the API server answers 409 and the reconcile is retried on fresh data, so no second execution
+      // starts from an out-of-date view.
+      obj = await this.patch(
+        obj,
+        {
+          activeExecution: execution,
+          phase: this.opts.phases.running,
+          lastHandledReconcileAt:
+            obj.metadata.annotations?.[annotations.reconcileRequestedAt] ?? obj.status?.lastHandledReconcileAt,
+          authSecretResourceVersion: this.opts.secretVersion(obj),
+          ...(due.tick ? { lastScheduledTime: iso(due.tick) } : {}),
+          conditions: this.conditions(obj, {
+            ready: ['Unknown', 'Progressing', `Execution ${execution.id} (${execution.trigger}) is running`],
+            reconciling: true,
+            stalled: undefined,
+          }),
+        },
+        { guarded: true },
+      );
     }
+    // A retry waits for its backoff even when something else (a resync, an unrelated edit) wakes it.
+    const wait = execution.notBefore ? Date.parse(execution.notBefore) - now.getTime() : 0;
+    if (wait > 0) return requeueAfter(wait);
     return this.run(obj, execution, ctx);
   }
 
@@ -204,7 +221,7 @@ export class ExecutionEngine<T extends Executable> {
             retryInMs: delay,
           });
           await this.patch(obj, {
-            activeExecution: attempt,
+            activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
             retryCount: attempt.attempts,
             message: failure.message,
             conditions: this.conditions(obj, {
@@ -359,8 +376,14 @@ export class ExecutionEngine<T extends Executable> {
     return list;
   }
 
-  private async patch(obj: T, fields: Record<string, unknown>): Promise<T> {
-    const updated = await patchStatus<T>(this.opts.client, this.opts.type, obj, fields);
+  private async patch(obj: T, fields: Record<string, unknown>, opts: { guarded?: boolean } = {}): Promise<T> {
+    const updated = await patchStatus<T>(
+      this.opts.client,
+      this.opts.type,
+      obj,
+      fields,
+      opts.guarded ? obj.metadata.resourceVersion : undefined,
+    );
     return {
       ...obj,
       status: updated.status,
