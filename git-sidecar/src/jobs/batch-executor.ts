@@ -60,6 +60,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+/** Branches whose execution index (and contention flag) are kept in memory; older ones are rebuilt. */
+const maxIndexedBranches = 512;
+
 export class BatchExecutor {
   private readonly opts: ExecutorOptions;
   private readonly defaultBranches = new Map<string, { branch: string; until: number }>();
@@ -199,6 +202,8 @@ export class BatchExecutor {
       }
       // The branch moved: fetch first on the next attempts and batches, until a push goes through.
       this.contended.add(branchKey);
+      if (this.contended.size > maxIndexedBranches)
+        this.contended.delete(this.contended.values().next().value as string);
       this.opts.onPushRetry?.(pushed.reason);
       if (signal.aborted)
         throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);
@@ -244,7 +249,10 @@ export class BatchExecutor {
   ): Promise<JobOutcome[]> {
     const ids = new Set(jobs.map((j) => j.request.executionId));
     const index = this.indexes.get(branchKey) ?? new ExecutionIndex(this.opts.executionSearchDepth);
+    // Most recently used last; the oldest branches are forgotten (each pull request has its own head).
+    this.indexes.delete(branchKey);
     this.indexes.set(branchKey, index);
+    if (this.indexes.size > maxIndexedBranches) this.indexes.delete(this.indexes.keys().next().value as string);
     const landed = tip ? await index.find(objects, tip, ids) : new Map<string, string>();
     const results: JobOutcome[] = [];
     const madeHere = new Map<string, string>();
