@@ -158,3 +158,15 @@ export const retryingWith = (reason: string) => (s: any) =>
   condition(s, 'Ready')?.status === 'False' &&
   condition(s, 'Ready')?.reason === reason &&
   condition(s, 'Reconciling')?.status === 'True';
+
+/** Asks for a new execution, as users do: a new value of gco.galos.one/reconcile-requested-at. */
+export async function requestReconcile(env: Environment, kind: string, name: string, namespace: string, value: string) {
+  await env.kubectl([
+    'annotate',
+    '--overwrite',
+    '-n',
+    namespace,
+    `${kind}/${name}`,
+    `gco.galos.one/reconcile-requested-at=${value}`,
+  ]);
+}

@@ -8,6 +8,7 @@ import {
   condition,
   type Environment,
   getStatus,
+  requestReconcile,
   retryingWith,
   stalledWith,
   startEnvironment,
@@ -67,14 +68,7 @@ describe('GitCommit controller: behaviour', function () {
     });
     await waitReady(env, 'gitcommit', gc.name, ns);
     const commits = await commitCount(gc.gitDir, 'main');
-    await env.kubectl([
-      'annotate',
-      '--overwrite',
-      '-n',
-      ns,
-      `gitcommit/${gc.name}`,
-      'gco.galos.one/reconcile-requested-at=now-1',
-    ]);
+    await requestReconcile(env, 'gitcommit', gc.name, ns, 'now-1');
     const status = await waitStatus(
       env,
       'gitcommit',
@@ -214,14 +208,7 @@ describe('GitCommit controller: behaviour', function () {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-granted' },
       subjects: [{ kind: 'ServiceAccount', name: 'exporter', namespace: ns }],
     });
-    await env.kubectl([
-      'annotate',
-      '--overwrite',
-      '-n',
-      ns,
-      `gitcommit/${gc.name}`,
-      'gco.galos.one/reconcile-requested-at=after-grant',
-    ]);
+    await requestReconcile(env, 'gitcommit', gc.name, ns, 'after-grant');
     await waitReady(env, 'gitcommit', gc.name, ns);
     assert.equal(await fileAt(gc.gitDir, 'main', 'g.txt'), 'granted');
   });
@@ -370,14 +357,7 @@ describe('GitCommit controller: behaviour', function () {
     });
     const { aggregateClusterRoles } = await import('@gco/testenv');
     await aggregateClusterRoles(env.plane);
-    await env.kubectl([
-      'annotate',
-      '--overwrite',
-      '-n',
-      ns,
-      `gitcommit/${gc.name}`,
-      'gco.galos.one/reconcile-requested-at=granted',
-    ]);
+    await requestReconcile(env, 'gitcommit', gc.name, ns, 'granted');
     await waitReady(env, 'gitcommit', gc.name, ns);
     assert.equal(await fileAt(gc.gitDir, 'main', 'image.txt'), 'nginx:1.27');
     const role = JSON.parse((await fileAt(gc.gitDir, 'main', 'role.json')) ?? '{}');

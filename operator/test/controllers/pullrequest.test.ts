@@ -9,6 +9,7 @@ import {
   type Environment,
   getStatus,
   publicOnlyToken,
+  requestReconcile,
   stalledWith,
   startEnvironment,
   token,
@@ -34,17 +35,6 @@ describe('PullRequest controller', function () {
     await env.apply(tokenSecret('github-token', ns));
   });
   after(() => env?.stop());
-
-  async function request(kind: string, name: string, namespace: string, value: string) {
-    await env.kubectl([
-      'annotate',
-      '--overwrite',
-      '-n',
-      namespace,
-      `${kind}/${name}`,
-      `gco.galos.one/reconcile-requested-at=${value}`,
-    ]);
-  }
 
   it('04 argocd-app-sync as written: a head branch from the base and one pull request', async () => {
     await env.repository('company/gitops-applications.git', { files: 3 });
@@ -176,7 +166,7 @@ describe('PullRequest controller', function () {
       data: { level: 'warn' },
     });
     await new Promise((r) => setTimeout(r, 1100)); // a new second for a new head branch name
-    await request('pullrequest', name, ns, 'after-merge');
+    await requestReconcile(env, 'pullrequest', name, ns, 'after-merge');
     const third = await waitStatus(
       env,
       'pullrequest',
