@@ -5,9 +5,11 @@
  * missing repositories, and partial clone on or off.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { runOk } from './processes.ts';
 
 export interface GitHttpAuth {
   /** username -> password */
@@ -25,6 +27,11 @@ export interface GitHttpServerOptions {
   auth?: GitHttpAuth;
   /** Advertise and serve partial clone filters (`--filter=blob:none`). Default true. */
   partialClone?: boolean;
+  /**
+   * Create a missing repository (`<name>.git`) on its first push, as Gitea and GitLab can
+   * ("push to create"). Off by default: a push to a missing repository is a 404, as on GitHub.
+   */
+  createOnPush?: boolean;
 }
 
 export interface GitHttpRequest {
@@ -45,6 +52,7 @@ export class GitHttpServer {
   readonly requests: GitHttpRequest[] = [];
   partialClone: boolean;
   auth: GitHttpAuth | undefined;
+  readonly createOnPush: boolean;
   private readonly routes: RouteHandler[] = [];
   private server: Server | undefined;
   private port = 0;
@@ -53,6 +61,7 @@ export class GitHttpServer {
     this.root = options.root;
     this.auth = options.auth;
     this.partialClone = options.partialClone ?? true;
+    this.createOnPush = options.createOnPush ?? false;
   }
 
   get baseUrl(): string {
@@ -68,14 +77,15 @@ export class GitHttpServer {
     this.routes.push(handler);
   }
 
-  async start(): Promise<this> {
+  /** Listens on loopback with a free port unless told otherwise. */
+  async start(listen: { host?: string; port?: number } = {}): Promise<this> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`internal error: ${String(error)}\n`);
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server?.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -118,8 +128,19 @@ export class GitHttpServer {
       res.writeHead(400).end();
       return;
     }
+    if (isPush && this.createOnPush) await this.createRepository(url.pathname);
     const status = await this.cgi(req, res, url, user ?? undefined);
     record(status);
+  }
+
+  /** Creates the bare repository a push path names (`/<name>.git/...`), when it is missing. */
+  private async createRepository(pathname: string): Promise<void> {
+    const segments = decodeURIComponent(pathname).split('/').filter(Boolean);
+    const end = segments.findIndex((s) => s.endsWith('.git'));
+    if (end < 0) return;
+    const dir = join(this.root, ...segments.slice(0, end + 1));
+    if (existsSync(join(dir, 'HEAD'))) return;
+    await runOk('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
   }
 
   /** A user name, `undefined` when no credentials were sent, `false` when they were wrong. */
