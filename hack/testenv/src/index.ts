@@ -10,6 +10,7 @@ export {
   operatorServiceAccount,
   startOperator,
 } from './operator-process.ts';
+export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
