@@ -6,6 +6,8 @@ export interface SidecarConfig {
   socketPath: string;
   socketMode: number;
   tcp: { host: string; port: number } | undefined;
+  /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
+  metricsAddress: { host: string; port: number } | undefined;
   dataDir: string;
   allowFileUrls: boolean;
   diskBudgetBytes: number;
@@ -26,6 +28,7 @@ const flags = {
   socket: { type: 'string', default: '/var/run/gco/sidecar.sock' },
   'socket-mode': { type: 'string', default: '0660' },
   'listen-tcp': { type: 'string', default: '' },
+  'metrics-address': { type: 'string', default: ':8082' },
   'data-dir': { type: 'string', default: '/var/lib/gco' },
   'allow-file-urls': { type: 'boolean', default: false },
   'disk-budget': { type: 'string', default: '0' },
@@ -91,8 +94,19 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     if (!m) throw new Error(`--listen-tcp: expected host:port, got ${JSON.stringify(tcpText)}`);
     tcp = { host: m[1] || '127.0.0.1', port: Number(m[2]) };
   }
+  const metricsText = get('metrics-address');
+  let metricsAddress: SidecarConfig['metricsAddress'];
+  if (metricsText !== '0') {
+    const m = /^(.*):(\d+)$/.exec(metricsText);
+    if (!m || Number(m[2]) > 65535)
+      throw new Error(
+        `--metrics-address: expected [host]:port, such as :8082, or 0 for none; got ${JSON.stringify(metricsText)}`,
+      );
+    metricsAddress = { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+  }
   return {
     socketPath: get('socket'),
+    metricsAddress,
     socketMode: Number.parseInt(get('socket-mode'), 8),
     tcp,
     dataDir: get('data-dir'),

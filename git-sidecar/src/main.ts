@@ -4,12 +4,14 @@
 import { parseConfig } from './config.ts';
 import { redactActiveSecrets } from './credentials/credentials.ts';
 import { BatchExecutor } from './jobs/batch-executor.ts';
+import { SidecarMetrics } from './jobs/metrics.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { createLogger } from './logger.ts';
 import { listen } from './server.ts';
 import { createService } from './service.ts';
 import { CloneStore } from './store/clone-store.ts';
 import { startMaintenance } from './store/maintenance.ts';
+import { createRegistry, serverTracingInterceptor, startMetricsServer, startTracing } from './telemetry/index.ts';
 
 let config: ReturnType<typeof parseConfig>;
 try {
@@ -19,6 +21,9 @@ try {
   process.exit(2);
 }
 const logger = createLogger({ level: config.logLevel, component: 'git-sidecar', redact: redactActiveSecrets });
+// First, so that everything after runs with the tracer (a no-op unless OTEL_* asks for export).
+const tracing = await startTracing({ serviceName: 'git-sidecar', logger, redact: redactActiveSecrets });
+const registry = createRegistry();
 
 const store = new CloneStore({
   dataDir: config.dataDir,
@@ -28,6 +33,7 @@ const store = new CloneStore({
 });
 const recovered = await store.recover();
 logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
+const metrics = new SidecarMetrics(registry, { scheduler: () => scheduler, store });
 
 const executor = new BatchExecutor({
   store,
@@ -37,11 +43,13 @@ const executor = new BatchExecutor({
   executionSearchDepth: config.executionSearchDepth,
   backoff: { initialMs: 50, maxMs: 5000 },
   defaultBranchCacheMs: 10 * 60_000,
+  metrics,
 });
 const scheduler = new Scheduler({
   executor,
   concurrency: config.concurrency,
   maxBatch: config.maxBatch,
+  onBatch: (batch) => metrics.batchStarted(batch),
   onIdle: async () => {
     try {
       await store.evict(scheduler.busy());
@@ -70,13 +78,23 @@ const service = createService({
   defaultJobTimeoutMs: config.jobTimeoutMs,
   gitTimeoutMs: config.gitTimeoutMs,
   logger,
+  metrics,
 });
+const metricsServer = config.metricsAddress
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
+  : undefined;
 const listener = await listen(service, {
   socketPath: config.socketPath,
   socketMode: config.socketMode,
   tcp: config.tcp,
+  interceptors: [serverTracingInterceptor()],
 });
-logger.info('serving', { socket: config.socketPath, tcpPort: listener.tcpPort });
+logger.info('serving', {
+  socket: config.socketPath,
+  tcpPort: listener.tcpPort,
+  metricsPort: metricsServer?.port,
+  tracing: tracing.enabled,
+});
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -86,6 +104,8 @@ async function shutdown(signal: string) {
   maintenance.stop();
   await scheduler.close();
   await listener.close();
+  await metricsServer?.close();
+  await tracing.shutdown();
   logger.info('stopped');
   process.exit(0);
 }

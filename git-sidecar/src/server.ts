@@ -1,7 +1,7 @@
 /** Serves the gRPC service over HTTP/2 on a Unix socket (and optionally a TCP port, for development). */
 import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Http2Server } from 'node:http2';
-import type { ServiceImpl } from '@connectrpc/connect';
+import type { Interceptor, ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { GitSidecarService } from './gen/gco/sidecar/v1/sidecar_pb.js';
 
@@ -11,10 +11,17 @@ export interface Listener {
 
 export async function listen(
   impl: ServiceImpl<typeof GitSidecarService>,
-  opts: { socketPath?: string; socketMode?: number; tcp?: { host: string; port: number } },
+  opts: {
+    socketPath?: string;
+    socketMode?: number;
+    tcp?: { host: string; port: number };
+    /** Server interceptors (trace context from the caller). */
+    interceptors?: Interceptor[];
+  },
 ): Promise<Listener & { tcpPort?: number }> {
   const handler = connectNodeAdapter({
     routes: (router) => router.service(GitSidecarService, impl),
+    interceptors: opts.interceptors,
     // The controller sends only gRPC; the other protocols cost nothing and help debugging with curl.
     grpc: true,
     grpcWeb: false,

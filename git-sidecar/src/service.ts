@@ -4,6 +4,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { context, trace } from '@opentelemetry/api';
 import { materializeCredentials, redactActiveSecrets } from './credentials/credentials.ts';
 import { Reason, SidecarError } from './errors.ts';
 import {
@@ -15,11 +16,13 @@ import {
   ResolveDefaultBranchResponseSchema,
 } from './gen/gco/sidecar/v1/sidecar_pb.js';
 import { remoteDefaultBranch } from './git/remote.ts';
+import type { SidecarMetrics } from './jobs/metrics.ts';
 import { batchKey, type Scheduler } from './jobs/scheduler.ts';
 import { type Limits, validateCommitRequest } from './jobs/validation.ts';
 import type { Logger } from './logger.ts';
 import type { CloneStore } from './store/clone-store.ts';
 import { parseRemoteUrl } from './store/remote-url.ts';
+import { tracer } from './telemetry/tracing.ts';
 
 export interface ServiceOptions {
   scheduler: Scheduler;
@@ -30,6 +33,7 @@ export interface ServiceOptions {
   defaultJobTimeoutMs: number;
   gitTimeoutMs: number;
   logger: Logger;
+  metrics?: SidecarMetrics;
 }
 
 const codes: Record<Reason, Code> = {
@@ -67,6 +71,11 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
       try {
         validateCommitRequest(req, opts.limits);
         const remote = parseRemoteUrl(req.repository?.url ?? '', { allowFileUrls: opts.allowFileUrls });
+        trace.getActiveSpan()?.setAttributes({
+          'gco.execution.id': req.executionId,
+          'gco.source': req.source,
+          'gco.repository': remote.normalized,
+        });
         const response = await new Promise<CommitResponse>((resolve, reject) => {
           opts.scheduler.submit({
             request: req,
@@ -75,10 +84,13 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
             signal: ctx.signal,
             enqueuedAt: Date.now(),
             batchKey: batchKey(req, String(nonce++)),
+            traceContext: context.active(),
+            queueSpan: tracer().startSpan('sidecar queue'),
             resolve,
             reject,
           });
         });
+        opts.metrics?.jobDone(response);
         opts.logger.info('job done', {
           execution: req.executionId,
           repository: remote.normalized,
@@ -93,6 +105,7 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
         return response;
       } catch (error) {
         const connectError = toConnectError(error);
+        opts.metrics?.jobFailed(error instanceof SidecarError ? error.reason : Reason.UNAVAILABLE);
         opts.logger.warn('job failed', {
           execution: req.executionId,
           code: Code[connectError.code],

@@ -221,7 +221,8 @@ describe('git sidecar: resilience', function () {
         await sidecar.stop();
       }
     }
-    assert.equal(kills, 3);
+    // Up to three kills; fewer when the jobs left after a restart all finish before the next one.
+    assert.ok(kills >= 1 && kills <= 3, `killed ${kills} times with jobs in flight`);
     assert.equal(done.size, jobs.length, 'every job succeeded in the end');
     const landed = await executionsOn(repo.gitDir, 'main');
     assert.deepEqual([...landed].sort(), jobs.map((j) => j.executionId).sort(), 'exactly one commit per job');

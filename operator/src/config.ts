@@ -16,6 +16,8 @@ export interface OperatorConfig {
   leaderElectionNamespace: string;
   leaderElectionId: string;
   healthAddress: { host: string; port: number };
+  /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
+  metricsAddress: { host: string; port: number } | undefined;
   githubApiUrl: string | undefined;
   logLevel: Level;
 }
@@ -34,6 +36,7 @@ const flags = {
   'leader-election-namespace': { type: 'string', default: '' },
   'leader-election-id': { type: 'string', default: 'git-change-operator' },
   'health-address': { type: 'string', default: ':8081' },
+  'metrics-address': { type: 'string', default: ':8080' },
   'github-api-url': { type: 'string', default: '' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
@@ -46,6 +49,14 @@ const list = (text: string) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+
+/** `[host]:port`, as controller-runtime's address flags take it; no host means every interface. */
+function parseAddress(flag: string, text: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text);
+  if (!m || Number(m[2]) > 65535)
+    throw new Error(`--${flag}: expected [host]:port, such as :8080, got ${JSON.stringify(text)}`);
+  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+}
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const { values } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
@@ -64,8 +75,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency: a whole number >= 1');
   const timeout = Number(get('execution-timeout'));
   if (!(timeout > 0)) throw new Error('--execution-timeout: seconds, > 0');
-  const health = /^(.*):(\d+)$/.exec(String(get('health-address')));
-  if (!health) throw new Error('--health-address: expected [host]:port');
+  const healthAddress = parseAddress('health-address', String(get('health-address')));
+  const metrics = String(get('metrics-address'));
   const level = String(get('log-level'));
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw new Error('--log-level: one of debug, info, warn, error');
@@ -83,7 +94,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     leaderElect: Boolean(get('leader-elect')),
     leaderElectionNamespace: String(get('leader-election-namespace')) || operatorNamespace,
     leaderElectionId: String(get('leader-election-id')),
-    healthAddress: { host: health[1] || '0.0.0.0', port: Number(health[2]) },
+    healthAddress,
+    metricsAddress: metrics === '0' ? undefined : parseAddress('metrics-address', metrics),
     githubApiUrl: String(get('github-api-url')) || undefined,
     logLevel: level as Level,
   };

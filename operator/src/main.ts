@@ -4,16 +4,20 @@
  */
 
 import { createSidecarClient } from '@gco/git-sidecar/client';
+import { createRegistry, startMetricsServer, startTracing } from '@gco/git-sidecar/telemetry';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseConfig } from './config.ts';
 import { informersFor, secretType } from './controllers/execution/controller.ts';
+import { ExecutionMetrics } from './controllers/execution/metrics.ts';
 import { gitCommitController } from './controllers/gitcommit/controller.ts';
 import { pullRequestController } from './controllers/pullrequest/controller.ts';
 import { createLogger } from './logger.ts';
+import { redactCredentials } from './redaction.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { KubeClient } from './runtime/kube-client.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import { RuntimeMetrics } from './runtime/metrics.ts';
 import { Discovery, type KubeObject } from './runtime/resources.ts';
 
 let config: ReturnType<typeof parseConfig>;
@@ -23,7 +27,11 @@ try {
   process.stderr.write(`git-change-operator: ${(error as Error).message}\n`);
   process.exit(2);
 }
-const logger = createLogger({ level: config.logLevel, component: 'operator' });
+const logger = createLogger({ level: config.logLevel, component: 'operator', redact: redactCredentials });
+// First, so that everything after runs with the tracer (a no-op unless OTEL_* asks for export).
+const tracing = await startTracing({ serviceName: 'git-change-operator', logger, redact: redactCredentials });
+const registry = createRegistry();
+const metrics = { runtime: new RuntimeMetrics(registry), executions: new ExecutionMetrics(registry) };
 const kubeConfig = new KubeConfig();
 try {
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
@@ -55,6 +63,7 @@ const common = {
   concurrency: config.concurrency,
   logger,
   settings,
+  metrics,
 };
 const kinds = [gitCommitController(common), pullRequestController(common)];
 const controllers = kinds.map((k) => k.controller);
@@ -64,6 +73,10 @@ const elector = config.leaderElect
   ? new LeaderElector(client, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId, logger })
   : undefined;
 let started = false;
+RuntimeMetrics.leader(registry, () => (elector ? elector.isLeader : started));
+const metricsServer = config.metricsAddress
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
+  : undefined;
 const health = await startHealthServer({
   ...config.healthAddress,
   ready: () => (started ? informers.every((i) => i.hasSynced) && secrets.hasSynced : elector !== undefined),
@@ -73,6 +86,8 @@ logger.info('starting', {
   trustedNamespaces: config.trustedNamespaces,
   leaderElection: config.leaderElect,
   healthPort: health.port,
+  metricsPort: metricsServer?.port,
+  tracing: tracing.enabled,
 });
 
 let stopping = false;
@@ -85,6 +100,8 @@ async function shutdown(signal: string, code = 0) {
   secrets.stop();
   await elector?.release();
   health.close();
+  await metricsServer?.close();
+  await tracing.shutdown();
   logger.info('stopped');
   process.exit(code);
 }

@@ -38,7 +38,9 @@ export interface Environment {
   stop(): Promise<void>;
 }
 
-export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): Promise<Environment> {
+export async function startEnvironment(
+  opts: { operatorArgs?: string[] /** For both processes (OTEL_*). */; env?: NodeJS.ProcessEnv } = {},
+): Promise<Environment> {
   const plane = await sharedControlPlane();
   const root = await tempDir('gco-e2e-');
   const git = await new GitHttpServer({
@@ -49,8 +51,12 @@ export async function startEnvironment(opts: { operatorArgs?: string[] } = {}): 
     tokens: { [token]: ['repo', 'read:org'], [publicOnlyToken]: ['public_repo'] },
     labels: ['sync', 'automated'],
   });
-  const sidecar = await startSidecar();
-  const operator = await startOperator(plane, { sidecarSocket: sidecar.socketPath, args: opts.operatorArgs });
+  const sidecar = await startSidecar({ env: opts.env });
+  const operator = await startOperator(plane, {
+    sidecarSocket: sidecar.socketPath,
+    args: opts.operatorArgs,
+    env: opts.env,
+  });
   const kubectl = async (args: string[], input?: string) => {
     const result = await plane.kubectl(args, { input });
     assert.equal(result.code, 0, `kubectl ${args.join(' ')}: ${result.stderr}`);

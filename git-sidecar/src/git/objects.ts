@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate as deflateCallback } from 'node:zlib';
@@ -49,6 +49,12 @@ export interface ObjectStoreOptions {
   gitDir: string;
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
+  /**
+   * A file for git's trace2 events of the reading process, to count the blob fetches git makes on its
+   * own in a blobless clone (they are invisible otherwise: `cat-file` just answers, later). Removed on
+   * close.
+   */
+  lazyFetchLog?: string;
 }
 
 function typeOfMode(mode: string): EntryType {
@@ -83,7 +89,10 @@ export class ObjectStore {
 
   /** Reads an object by oid or revision expression (`<tip>:<path>`); undefined when it does not exist. */
   async read(object: string): Promise<GitObject | undefined> {
-    this.catFile ??= new BatchProcess(['cat-file', '--batch'], this.opts);
+    this.catFile ??= new BatchProcess(['cat-file', '--batch'], {
+      ...this.opts,
+      env: this.opts.lazyFetchLog ? { ...this.opts.env, GIT_TRACE2_EVENT: this.opts.lazyFetchLog } : this.opts.env,
+    });
     return this.catFile.request(`${object}\n`, (buffer) => {
       const header = parseLine(buffer);
       if (!header) return undefined;
@@ -159,8 +168,33 @@ export class ObjectStore {
     return oid;
   }
 
-  async close(): Promise<void> {
+  /** Ends the reading process; resolves to the blob fetches it made (0 without a lazyFetchLog). */
+  async close(): Promise<number> {
     await this.catFile?.close();
     this.catFile = undefined;
+    const log = this.opts.lazyFetchLog;
+    if (!log) return 0;
+    const events = await readFile(log, 'utf8').catch(() => '');
+    await rm(log, { force: true });
+    return countLazyFetches(events);
   }
+}
+
+/**
+ * The promisor fetches in trace2 events: git starts `git … fetch <remote> … --stdin` to fetch the
+ * objects a command found missing (promisor-remote.c). Its own children (the transport, pack-objects)
+ * write events to the same file and are not counted.
+ */
+export function countLazyFetches(trace2Events: string): number {
+  let count = 0;
+  for (const line of trace2Events.split('\n')) {
+    if (!line.includes('"child_start"')) continue;
+    try {
+      const event = JSON.parse(line) as { event?: string; argv?: string[] };
+      if (event.event === 'child_start' && event.argv?.includes('fetch') && event.argv.includes('--stdin')) count++;
+    } catch {
+      // a line cut short by a killed process
+    }
+  }
+  return count;
 }

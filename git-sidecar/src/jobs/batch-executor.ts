@@ -4,7 +4,10 @@
  * fetched again and every job re-applied on the new tip, appends included, after a jittered backoff.
  * Jobs whose execution id is already on the branch report that commit instead (exactly once).
  */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { type Attributes, type Span, trace } from '@opentelemetry/api';
 import { materializeCredentials, redactActiveSecrets } from '../credentials/credentials.ts';
 import { Reason, SidecarError } from '../errors.ts';
 import {
@@ -20,7 +23,9 @@ import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch,
 import { TreeEditor } from '../git/tree-editor.ts';
 import type { Logger } from '../logger.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
+import { inSpan, recordFailure, tracer } from '../telemetry/tracing.ts';
 import type { Job } from './job.ts';
+import type { SidecarMetrics } from './metrics.ts';
 
 export interface ExecutorOptions {
   store: CloneStore;
@@ -34,6 +39,7 @@ export interface ExecutorOptions {
   backoff: { initialMs: number; maxMs: number };
   defaultBranchCacheMs: number;
   onPushRetry?: (reason: string) => void;
+  metrics?: SidecarMetrics;
 }
 
 interface Timings {
@@ -81,9 +87,35 @@ export class BatchExecutor {
     return Math.min(this.opts.backoff.maxMs, base * (1 + Math.random() * 4));
   }
 
+  /**
+   * Runs the batch in a span of the trace of the job that opened it (the common batch of one is then
+   * wholly in its job's trace); the batch links the other jobs' traces, and their queue spans name it.
+   */
   async run(jobs: Job[]): Promise<void> {
     const first = jobs[0];
     if (!first) return;
+    const links = jobs
+      .slice(1)
+      .map((job) => trace.getSpanContext(job.traceContext))
+      .filter((c) => c !== undefined)
+      .map((c) => ({ context: c }));
+    const attributes = {
+      'gco.repository': first.remote.normalized,
+      'gco.branch': first.request.branch,
+      'gco.batch.size': jobs.length,
+    };
+    await tracer().startActiveSpan('git batch', { attributes, links }, first.traceContext, async (span) => {
+      const batchTrace = span.spanContext().traceId;
+      for (const job of jobs.slice(1)) job.queueSpan.setAttribute('gco.batch.trace_id', batchTrace);
+      try {
+        await this.runBatch(jobs, first, span);
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async runBatch(jobs: Job[], first: Job, span: Span): Promise<void> {
     const started = Date.now();
     const timings: Timings = { clone: 0, fetch: 0, build: 0, push: 0 };
     const deadline = Math.max(...jobs.map((j) => j.deadline));
@@ -99,16 +131,19 @@ export class BatchExecutor {
         this.opts.store.tmpDir,
       );
       const env = credentials.env;
-      const t0 = Date.now();
-      clone = (await this.opts.store.open(first.remote)).clone;
-      timings.clone += Date.now() - t0;
+      clone = (await this.phase(timings, 'clone', {}, () => this.opts.store.open(first.remote))).clone;
       const ctx = (): GitContext => ({
         gitDir: (clone as Clone).gitDir,
         env,
         timeoutMs: Math.max(1000, Math.min(this.opts.gitTimeoutMs, deadline - Date.now())),
         signal: abort.signal,
       });
-      objects = new ObjectStore(ctx());
+      objects = new ObjectStore({
+        ...ctx(),
+        lazyFetchLog: clone.partial
+          ? join(this.opts.store.tmpDir, `trace2-${randomBytes(6).toString('hex')}.json`)
+          : undefined,
+      });
       const req = first.request;
       const branch = req.branch || (await this.defaultBranch(first, ctx()));
       const outcome = await this.attempt(jobs, clone, objects, ctx, branch, timings, abort.signal);
@@ -124,6 +159,7 @@ export class BatchExecutor {
       });
     } catch (error) {
       const failure = this.toSidecarError(error, abort.signal.aborted);
+      recordFailure(span, failure);
       // A killed git (its own time limit, or the job's deadline) may have left locks behind.
       const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;
       if (clone && (killed(error) || killed((error as Error | undefined)?.cause) || abort.signal.aborted))
@@ -131,9 +167,26 @@ export class BatchExecutor {
       for (const job of jobs) job.reject(failure);
     } finally {
       clearTimeout(deadlineTimer);
-      await objects?.close();
+      this.opts.metrics?.lazyFetched((await objects?.close()) ?? 0);
       await credentials?.dispose();
       if (clone) await this.opts.store.updateSize(clone);
+    }
+  }
+
+  /** Runs one git phase of a batch: its time goes to the batch's timings and, when tracing, to a span. */
+  private async phase<T>(
+    timings: Timings,
+    name: keyof Timings,
+    attributes: Attributes,
+    fn: (span: Span) => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now();
+    try {
+      return await inSpan(`git ${name}`, attributes, fn);
+    } finally {
+      const ms = performance.now() - started;
+      timings[name] += Math.round(ms);
+      this.opts.metrics?.phase(name, ms);
     }
   }
 
@@ -157,7 +210,6 @@ export class BatchExecutor {
     const req = (jobs[0] as Job).request;
     const branchKey = `${clone.key}\0${branch}`;
     for (let attempt = 1; ; attempt++) {
-      let t = Date.now();
       // Optimistic: build on the tip we last saw and push without fetching. Pushes are fast-forward
       // only, so if anyone else moved the branch (and might have landed one of these executions), the
       // push is rejected and the next attempt fetches. Rebuilds always fetch: their base must be fresh.
@@ -166,22 +218,24 @@ export class BatchExecutor {
       let tip = known;
       let baseSha: string | undefined;
       if (!optimistic) {
-        const target = await fetchBranch(ctx(), branch, clone.partial);
-        if (target.filterRefused && clone.partial) {
-          this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', {
-            clone: clone.key,
-          });
-          await this.opts.store.markFull(clone);
-        }
-        tip = target.found ? await objects.resolveCommit(remoteRef(branch)) : undefined;
-        if (!tip || req.rebuildFromBase) baseSha = await this.baseTip(jobs[0] as Job, clone, objects, ctx, branch, tip);
+        await this.phase(timings, 'fetch', { 'gco.attempt': attempt }, async () => {
+          const target = await fetchBranch(ctx(), branch, clone.partial);
+          if (target.filterRefused && clone.partial) {
+            this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', {
+              clone: clone.key,
+            });
+            await this.opts.store.markFull(clone);
+          }
+          tip = target.found ? await objects.resolveCommit(remoteRef(branch)) : undefined;
+          if (!tip || req.rebuildFromBase)
+            baseSha = await this.baseTip(jobs[0] as Job, clone, objects, ctx, branch, tip);
+        });
       }
-      timings.fetch += Date.now() - t;
 
-      t = Date.now();
       const parent = req.rebuildFromBase ? baseSha : (tip ?? baseSha);
-      const results = await this.build(jobs, objects, branchKey, tip, parent);
-      timings.build += Date.now() - t;
+      const results = await this.phase(timings, 'build', { 'gco.attempt': attempt, 'gco.optimistic': optimistic }, () =>
+        this.build(jobs, objects, branchKey, tip, parent),
+      );
 
       const head = results.filter((r) => r.changed).at(-1)?.sha;
       if (!head) {
@@ -190,12 +244,14 @@ export class BatchExecutor {
         if (optimistic) continue;
         return { results, pushed: false, createdBranch: false, attempts: attempt, baseSha };
       }
-      t = Date.now();
       // An optimistic push leases the tip it built on, so a branch reset behind our back (not only one
       // moved ahead) is refused rather than fast-forwarded over.
       const lease = req.rebuildFromBase ? (tip ?? '') : optimistic ? known : undefined;
-      const pushed = await push(ctx(), head, branch, lease);
-      timings.push += Date.now() - t;
+      const pushed = await this.phase(timings, 'push', { 'gco.attempt': attempt }, async (span) => {
+        const result = await push(ctx(), head, branch, lease);
+        if (!result.ok) span.setAttribute('gco.push.rejected', result.reason);
+        return result;
+      });
       if (pushed.ok) {
         if (!optimistic) this.contended.delete(branchKey);
         return { results, pushed: true, createdBranch: !tip, attempts: attempt, baseSha };
@@ -205,6 +261,7 @@ export class BatchExecutor {
       if (this.contended.size > maxIndexedBranches)
         this.contended.delete(this.contended.values().next().value as string);
       this.opts.onPushRetry?.(pushed.reason);
+      this.opts.metrics?.pushRetried(pushed.reason);
       if (signal.aborted)
         throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);
       if (attempt >= this.opts.maxPushAttempts) {

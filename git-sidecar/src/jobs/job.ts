@@ -1,4 +1,5 @@
 /** A commit job as the scheduler and the executor see it. */
+import type { Context, Span } from '@opentelemetry/api';
 import type { CommitRequest, CommitResponse } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { RemoteUrl } from '../store/remote-url.ts';
 
@@ -11,6 +12,10 @@ export interface Job {
   enqueuedAt: number;
   /** Jobs with equal batch keys may share one fetch and one push. */
   batchKey: string;
+  /** The trace context of the call (its server span), parent of the batch that runs the job. */
+  traceContext: Context;
+  /** From submission until a batch takes the job. */
+  queueSpan: Span;
   resolve(response: CommitResponse): void;
   reject(error: unknown): void;
 }

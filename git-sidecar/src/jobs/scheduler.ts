@@ -17,7 +17,8 @@ export interface SchedulerOptions {
   concurrency: number;
   /** Jobs per batch at most. */
   maxBatch: number;
-  onBatch?: (size: number) => void;
+  /** A batch starts (metrics: jobs per batch, time queued). */
+  onBatch?: (batch: Job[]) => void;
   onIdle?: (repositoryKey: string) => Promise<void>;
 }
 
@@ -57,8 +58,19 @@ export class Scheduler {
     return this.queues.get(repositoryKey)?.length ?? 0;
   }
 
+  /** Jobs waiting, by repository (normalized URL: no credentials), for the repositories that have any. */
+  queueDepths(): Map<string, number> {
+    const depths = new Map<string, number>();
+    for (const queue of this.queues.values()) {
+      const first = queue[0];
+      if (first) depths.set(first.remote.normalized, queue.length);
+    }
+    return depths;
+  }
+
   submit(job: Job): void {
     if (this.closed) {
+      job.queueSpan.end();
       job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
       return;
     }
@@ -88,7 +100,10 @@ export class Scheduler {
     this.closed = true;
     for (const [key, queue] of this.queues) {
       if (this.active.has(key)) continue;
-      for (const job of queue) job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
+      for (const job of queue) {
+        job.queueSpan.end();
+        job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
+      }
       this.queues.delete(key);
     }
     while (this.running > 0 || this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
@@ -102,7 +117,11 @@ export class Scheduler {
       if (batch.length === 0) continue;
       this.active.add(key);
       this.running++;
-      this.opts.onBatch?.(batch.length);
+      this.opts.onBatch?.(batch);
+      for (const job of batch) {
+        job.queueSpan.setAttribute('gco.batch.size', batch.length);
+        job.queueSpan.end();
+      }
       void this.opts.executor
         .run(batch)
         .catch((error: unknown) => {
@@ -125,6 +144,7 @@ export class Scheduler {
     const live: Job[] = [];
     for (const job of queue) {
       if (job.deadline <= now || job.signal.aborted) {
+        job.queueSpan.end();
         job.reject(new SidecarError(Reason.TIMEOUT, 'the job deadline passed while it waited in the queue'));
       } else {
         live.push(job);

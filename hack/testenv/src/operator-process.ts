@@ -58,6 +58,8 @@ export interface OperatorProcess {
   process: ManagedProcess;
   logPath: string;
   healthPort: number;
+  /** The loopback port of its /metrics. */
+  metricsPort: number;
   logs(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export async function startOperator(
       `--kubeconfig=${kubeconfig}`,
       `--sidecar-socket=${opts.sidecarSocket}`,
       '--health-address=127.0.0.1:0',
+      '--metrics-address=127.0.0.1:0',
       '--log-level=debug',
       ...(opts.args ?? []),
     ],
@@ -91,13 +94,15 @@ export async function startOperator(
   );
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
   let healthPort = 0;
+  let metricsPort = 0;
   await waitFor(
     async () => {
       const text = await logs();
       healthPort = Number(/"healthPort":(\d+)/.exec(text)?.[1] ?? 0);
+      metricsPort = Number(/"metricsPort":(\d+)/.exec(text)?.[1] ?? 0);
       return healthPort > 0 && (opts.standby === true || /"controllers started"/.test(text));
     },
     { timeoutMs: 30_000, describe: async () => `the operator did not start:\n${await logs()}` },
   );
-  return { process: proc, logPath, healthPort, logs, stop: () => proc.stop(30_000) };
+  return { process: proc, logPath, healthPort, metricsPort, logs, stop: () => proc.stop(30_000) };
 }

@@ -13,6 +13,8 @@ export interface SidecarProcess {
   socketPath: string;
   dataDir: string;
   logPath: string;
+  /** The loopback port of its /metrics. */
+  metricsPort: number;
   process: ManagedProcess;
   logs(): Promise<string>;
   /** SIGTERM: the sidecar finishes running jobs and exits. */
@@ -35,6 +37,7 @@ export async function startSidecar(
       `--socket=${socketPath}`,
       `--data-dir=${dataDir}`,
       '--log-level=debug',
+      '--metrics-address=127.0.0.1:0',
       ...(opts.args ?? []),
     ],
     logPath,
@@ -42,14 +45,22 @@ export async function startSidecar(
   );
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
   // The socket appears once the sidecar has recovered its data directory and listens.
-  await waitFor(async () => existsSync(socketPath), {
-    timeoutMs: 30_000,
-    describe: async () => `the git sidecar did not start:\n${await logs()}`,
-  });
+  let metricsPort = 0;
+  await waitFor(
+    async () => {
+      metricsPort = Number(/"metricsPort":(\d+)/.exec(await logs())?.[1] ?? 0);
+      return existsSync(socketPath) && metricsPort > 0;
+    },
+    {
+      timeoutMs: 30_000,
+      describe: async () => `the git sidecar did not start:\n${await logs()}`,
+    },
+  );
   return {
     socketPath,
     dataDir,
     logPath,
+    metricsPort,
     process: proc,
     logs,
     stop: () => proc.stop(30_000),

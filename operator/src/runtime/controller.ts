@@ -8,8 +8,10 @@
  *   kinds to primary keys (a Secret to the resources that use it).
  * - A de-duplicating, rate-limited work queue; `concurrency` workers; never two reconciles of one key.
  */
+import { inSpan } from '@gco/git-sidecar/telemetry';
 import type { Logger } from '../logger.ts';
 import type { ChangeHandler } from './informer.ts';
+import type { ControllerMetrics, ReconcileResult } from './metrics.ts';
 import type { KubeObject } from './resources.ts';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.ts';
 
@@ -46,8 +48,8 @@ export interface ControllerOptions<T extends KubeObject> {
   concurrency?: number;
   queue?: Partial<WorkQueueOptions>;
   logger: Logger;
-  /** Observes each reconcile (metrics). */
-  onResult?: (result: 'success' | 'requeue' | 'error' | 'terminal', ms: number) => void;
+  /** Reconcile and work queue metrics (RuntimeMetrics.controller). */
+  metrics?: ControllerMetrics;
 }
 
 export class Controller<T extends KubeObject> {
@@ -60,7 +62,7 @@ export class Controller<T extends KubeObject> {
   constructor(opts: ControllerOptions<T>) {
     this.opts = opts;
     this.name = opts.name;
-    this.queue = new WorkQueue(opts.queue);
+    this.queue = new WorkQueue(opts.queue, opts.metrics?.queue);
     opts.informer.onChange((type, obj, old) => {
       if (type === 'deleted') return;
       // Status-only updates (ours) do not change metadata.generation or annotations: skip them.
@@ -107,24 +109,36 @@ export class Controller<T extends KubeObject> {
       this.queue.forget(key);
       return;
     }
-    const logger = this.opts.logger;
+    // Every line logged for this object names it; spans inside the reconcile are children of its span.
+    const logger = this.opts.logger.child({
+      controller: this.name,
+      namespace: obj.metadata.namespace,
+      name: obj.metadata.name,
+    });
     const started = performance.now();
+    const observe = (result: ReconcileResult) =>
+      this.opts.metrics?.reconciled(result, (performance.now() - started) / 1000);
     const ctx: ReconcileContext = { key, logger, failures: this.queue.failureCount(key), signal: this.abort.signal };
     try {
-      const action = await this.opts.reconcile(obj, ctx);
+      const attributes = {
+        'gco.controller': this.name,
+        'k8s.namespace.name': obj.metadata.namespace ?? '',
+        'gco.name': obj.metadata.name,
+      };
+      const action = await inSpan(`reconcile ${this.name}`, attributes, () => this.opts.reconcile(obj, ctx));
       this.queue.forget(key);
       if (action.requeueAfterMs !== undefined) this.queue.addAfter(key, action.requeueAfterMs);
-      this.opts.onResult?.(action.requeueAfterMs !== undefined ? 'requeue' : 'success', performance.now() - started);
+      observe(action.requeueAfterMs !== undefined ? 'requeue' : 'success');
     } catch (error) {
       if (error instanceof TerminalError) {
         this.queue.forget(key);
-        logger.error('reconcile failed; not retrying until the object changes', { controller: this.name, key, error });
-        this.opts.onResult?.('terminal', performance.now() - started);
+        logger.error('reconcile failed; not retrying until the object changes', { error });
+        observe('terminal');
         return;
       }
       const delay = this.queue.addRateLimited(key);
-      logger.warn('reconcile failed; retrying', { controller: this.name, key, error, retryInMs: delay });
-      this.opts.onResult?.('error', performance.now() - started);
+      logger.warn('reconcile failed; retrying', { error, retryInMs: delay });
+      observe('error');
     }
   }
 }

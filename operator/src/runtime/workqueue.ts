@@ -11,6 +11,8 @@ export interface WorkQueueOptions {
   burst: number;
 }
 
+import type { QueueMetrics } from './metrics.ts';
+
 export const defaultQueueOptions: WorkQueueOptions = { baseDelayMs: 5, maxDelayMs: 1000_000, qps: 10, burst: 100 };
 
 export class WorkQueue {
@@ -24,10 +26,14 @@ export class WorkQueue {
   private closed = false;
   private tokens: number;
   private lastRefill = Date.now();
+  private readonly metrics: QueueMetrics | undefined;
+  /** When each queued key was queued, and when each key in work was taken (for the metrics). */
+  private readonly since = new Map<string, number>();
 
-  constructor(opts: Partial<WorkQueueOptions> = {}) {
+  constructor(opts: Partial<WorkQueueOptions> = {}, metrics?: QueueMetrics) {
     this.opts = { ...defaultQueueOptions, ...opts };
     this.tokens = this.opts.burst;
+    this.metrics = metrics;
   }
 
   get length(): number {
@@ -37,15 +43,26 @@ export class WorkQueue {
   add(key: string): void {
     if (this.closed || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.added();
     if (this.processing.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) {
       this.dirty.delete(key);
-      this.processing.add(key);
+      this.take(key, performance.now());
       waiter(key);
     } else {
       this.queue.push(key);
+      this.since.set(key, performance.now());
+      this.metrics?.depth(this.queue.length);
     }
+  }
+
+  /** Marks a key as being worked on. */
+  private take(key: string, queuedAt: number): void {
+    this.processing.add(key);
+    const now = performance.now();
+    this.metrics?.waited((now - queuedAt) / 1000);
+    this.since.set(key, now);
   }
 
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
@@ -71,6 +88,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
+    this.metrics?.retried();
     const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** n);
     this.addAfter(key, delay);
     return delay;
@@ -92,7 +110,8 @@ export class WorkQueue {
     const key = this.queue.shift();
     if (key !== undefined) {
       this.dirty.delete(key);
-      this.processing.add(key);
+      this.metrics?.depth(this.queue.length);
+      this.take(key, this.since.get(key) ?? performance.now());
       return key;
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -100,6 +119,9 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
+    const taken = this.since.get(key);
+    this.since.delete(key);
+    if (taken !== undefined) this.metrics?.worked((performance.now() - taken) / 1000);
     if (this.dirty.has(key)) {
       this.dirty.delete(key);
       this.add(key);

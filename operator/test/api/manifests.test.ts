@@ -50,10 +50,45 @@ describe('manifests (kustomize)', function () {
       );
       assert.equal(sts.spec.replicas, overlay.endsWith('production') ? 2 : 1);
       assert.ok(sts.spec.volumeClaimTemplates[0].metadata.name === 'clones');
+      // The metrics Service reaches both containers' /metrics ports, which their flags serve.
+      const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'git-change-operator-metrics');
+      for (const [container, port] of [
+        ['manager', 8080],
+        ['git-sidecar', 8082],
+      ] as const) {
+        const c = pod.containers.find((x: any) => x.name === container);
+        const named = c.ports.find((p: any) => p.containerPort === port)?.name;
+        assert.ok(named, `${container} declares port ${port}`);
+        assert.ok(c.args.includes(`--metrics-address=:${port}`), `${container} serves metrics on ${port}`);
+        assert.ok(
+          service.spec.ports.some((p: any) => p.targetPort === named),
+          `the metrics Service targets ${named}`,
+        );
+      }
       const gitServer = docs.some((d) => d.kind === 'Deployment' && d.metadata.name === 'gco-dev-git-server');
       assert.equal(gitServer, overlay === 'overlays/development', 'only development runs the development git server');
     });
   }
+
+  it('prometheus: the ServiceMonitor selects the metrics Service and names its ports', async () => {
+    await plane.installCrds([join(repoRoot, 'e2e/fixtures/monitoring-crds.yaml')]);
+    const built = await plane.kubectl(['kustomize', join(repoRoot, 'manifests/prometheus')]);
+    assert.equal(built.code, 0, built.stderr);
+    const monitor = parseAllDocuments(built.stdout)[0]?.toJS() as any;
+    const service = parseAllDocuments((await plane.kubectl(['kustomize', join(repoRoot, 'manifests/manager')])).stdout)
+      .map((d) => d.toJS() as any)
+      .find((d) => d.kind === 'Service');
+    for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels))
+      assert.equal(service.metadata.labels[k], v, `the Service has ${k}=${v}`);
+    assert.deepEqual(
+      monitor.spec.endpoints.map((e: any) => e.port),
+      service.spec.ports.map((p: any) => p.name),
+    );
+    const applied = await plane.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], {
+      input: built.stdout,
+    });
+    assert.equal(applied.code, 0, applied.stderr);
+  });
 
   it('dev/samples: the samples, pointed at the development git server with its token, apply', async () => {
     const built = await plane.kubectl(['kustomize', join(repoRoot, 'manifests/dev/samples')]);

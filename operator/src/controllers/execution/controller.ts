@@ -4,8 +4,10 @@ import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Informer, InformerSet } from '../../runtime/informer.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
+import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
 import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
+import type { ExecutionMetrics } from './metrics.ts';
 
 export const secretType: ResourceType = {
   group: '',
@@ -38,6 +40,7 @@ export interface ExecutionControllerOptions<T extends Executable> {
   logger: Logger;
   publish: EngineOptions<T>['publish'];
   phases: EngineOptions<T>['phases'];
+  metrics?: { runtime: RuntimeMetrics; executions: ExecutionMetrics };
 }
 
 export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
@@ -52,6 +55,7 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     },
     publish: opts.publish,
     phases: opts.phases,
+    metrics: opts.metrics?.executions,
   });
   const controller = new Controller<T>({
     name: opts.name,
@@ -59,6 +63,7 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     reconcile: (obj, ctx) => engine.reconcile(obj, ctx),
     concurrency: opts.concurrency,
     logger: opts.logger,
+    metrics: opts.metrics?.runtime.controller(opts.name),
   });
   // A changed auth Secret re-runs the resources that use it.
   controller.watches(opts.secrets, (secret) =>

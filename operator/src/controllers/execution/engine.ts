@@ -5,6 +5,8 @@
  * what status, conditions and Events say. What an execution publishes is the kind's own `publish`.
  */
 import { randomBytes } from 'node:crypto';
+import { inSpan } from '@gco/git-sidecar/telemetry';
+import { trace } from '@opentelemetry/api';
 import { annotations } from '../../api/v1/types.ts';
 import type { Logger } from '../../logger.ts';
 import type { SkippedReference } from '../../render/render.ts';
@@ -15,6 +17,7 @@ import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
 import { patchStatus } from '../../runtime/status.ts';
 import { ExecutionFailure, transient } from './failure.ts';
+import type { ExecutionMetrics } from './metrics.ts';
 import { retryDelayMs, retryPolicyOf } from './retry.ts';
 import { nextTick } from './schedule.ts';
 
@@ -87,6 +90,7 @@ export interface EngineOptions<T extends Executable> {
   publish(obj: T, ctx: ExecutionContext): Promise<Outcome>;
   /** Phases of this kind: running and failed. */
   phases: { running: string; failed: string };
+  metrics?: ExecutionMetrics;
   now?: () => Date;
 }
 
@@ -181,7 +185,16 @@ export class ExecutionEngine<T extends Executable> {
     // A retry waits for its backoff even when something else (a resync, an unrelated edit) wakes it.
     const wait = execution.notBefore ? Date.parse(execution.notBefore) - now.getTime() : 0;
     if (wait > 0) return requeueAfter(wait);
-    return this.run(obj, execution, ctx);
+    const active = execution;
+    const attributes = {
+      'gco.kind': obj.kind ?? this.opts.type.kind,
+      'k8s.namespace.name': obj.metadata.namespace ?? '',
+      'gco.name': obj.metadata.name,
+      'gco.execution.id': active.id,
+      'gco.execution.trigger': active.trigger,
+      'gco.execution.attempt': active.attempts + 1,
+    };
+    return inSpan('execution', attributes, () => this.run(obj, active, ctx));
   }
 
   private untilNextTick(obj: T, now: Date): Action {
@@ -191,9 +204,18 @@ export class ExecutionEngine<T extends Executable> {
   }
 
   private async run(obj: T, execution: ActiveExecution, ctx: ReconcileContext): Promise<Action> {
-    const logger = ctx.logger;
+    const kind = obj.kind ?? this.opts.type.kind;
+    const logger = ctx.logger.child({ kind, execution_id: execution.id });
     const attempt = { ...execution, attempts: execution.attempts + 1 };
-    const log = { resource: `${obj.metadata.namespace}/${obj.metadata.name}`, kind: obj.kind, execution: execution.id };
+    const span = trace.getActiveSpan();
+    const metrics = this.opts.metrics;
+    /** The end of this attempt, for the metrics and the span. */
+    const ended = (result: string, finished: boolean) => {
+      span?.setAttribute('gco.result', result);
+      if (finished) metrics?.finished(kind, result);
+    };
+    const started = performance.now();
+    const attempted = (ok: boolean) => metrics?.attempted(kind, ok, (performance.now() - started) / 1000);
     let outcome: Outcome;
     try {
       const policy = retryPolicyOf(obj.metadata.annotations);
@@ -206,7 +228,9 @@ export class ExecutionEngine<T extends Executable> {
             obj = await this.patch(obj, fields);
           },
         });
+        attempted(true);
       } catch (error) {
+        attempted(false);
         const failure =
           error instanceof ExecutionFailure
             ? error
@@ -215,11 +239,12 @@ export class ExecutionEngine<T extends Executable> {
         const delay = policyDelay === undefined ? undefined : Math.max(policyDelay, failure.retryAfterMs ?? 0);
         if (delay !== undefined) {
           logger.warn('execution failed; retrying', {
-            ...log,
             reason: failure.reason,
             error: failure.message,
             retryInMs: delay,
           });
+          metrics?.retrying(kind, failure.reason);
+          ended(`Retrying: ${failure.reason}`, false);
           await this.patch(obj, {
             activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
             retryCount: attempt.attempts,
@@ -246,7 +271,8 @@ export class ExecutionEngine<T extends Executable> {
         const message = failure.permanent
           ? failure.message
           : `gave up after ${attempt.attempts} attempt(s) (${policy.kind}${policy.maxRetries !== undefined ? `, max-retries ${policy.maxRetries}` : ''}): ${failure.reason}: ${failure.message}`;
-        logger.error('execution stalled', { ...log, reason, error: message });
+        logger.error('execution stalled', { reason, error: message });
+        ended('Failed', true);
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message,
@@ -263,6 +289,7 @@ export class ExecutionEngine<T extends Executable> {
       }
     } catch (error) {
       if (error instanceof ExecutionFailure && error.permanent) {
+        ended('Failed', true);
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message: error.message,
@@ -278,8 +305,8 @@ export class ExecutionEngine<T extends Executable> {
       }
       throw error;
     }
+    ended(outcome.result, true);
     logger.info('execution succeeded', {
-      ...log,
       result: outcome.result,
       commit: outcome.commitSHA,
       attempts: attempt.attempts,

@@ -6,6 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import type { Credentials, FileOperation as SidecarOperation } from '@gco/git-sidecar/client';
 import { FileMode, FileOperationSchema } from '@gco/git-sidecar/client';
+import { inSpan } from '@gco/git-sidecar/telemetry';
 import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
 import { render, type SkippedReference, template } from '../../render/render.ts';
 import { RenderError } from '../../render/strategies.ts';
@@ -66,25 +67,34 @@ export async function renderExecution(
     );
   }
   const secretName = spec.auth?.secretName;
-  const credentials = secretName
-    ? credentialsFromSecret(await readAuthSecret(settings.client, namespace, secretName), spec.repository.url)
-    : undefined;
-  const { objects, namespaces } = await readReferences(settings.client, settings.discovery, {
-    namespace,
-    serviceAccountName: spec.serviceAccountName,
-    references: spec.resourceReferences ?? [],
-    trustedNamespaces: settings.trustedNamespaces,
-  });
+  const references = spec.resourceReferences ?? [];
+  const { credentials, objects, namespaces } = await inSpan(
+    'read objects',
+    { 'gco.references': references.length },
+    async () => ({
+      credentials: secretName
+        ? credentialsFromSecret(await readAuthSecret(settings.client, namespace, secretName), spec.repository.url)
+        : undefined,
+      ...(await readReferences(settings.client, settings.discovery, {
+        namespace,
+        serviceAccountName: spec.serviceAccountName,
+        references,
+        trustedNamespaces: settings.trustedNamespaces,
+      })),
+    }),
+  );
   try {
-    const { operations, skipped } = render({
-      files: spec.files,
-      resourceReferences: spec.resourceReferences,
-      writeMode: spec.writeMode,
-      objects,
-      namespaces,
-      instant,
-      allowSecretExport: settings.allowSecretExport,
-    });
+    const { operations, skipped } = inSpan('render', { 'gco.references': references.length }, () =>
+      render({
+        files: spec.files,
+        resourceReferences: spec.resourceReferences,
+        writeMode: spec.writeMode,
+        objects,
+        namespaces,
+        instant,
+        allowSecretExport: settings.allowSecretExport,
+      }),
+    );
     return {
       credentials,
       operations: operations.map((op) =>

@@ -4,6 +4,7 @@
  * repository's host: github.com -> https://api.github.com/graphql, any other host ->
  * <scheme>://<host>/api/graphql (GitHub Enterprise Server), unless --github-api-url overrides it.
  */
+import { inSpan } from '@gco/git-sidecar/telemetry';
 import { GraphqlResponseError, graphql } from '@octokit/graphql';
 import { type ExecutionFailure, permanent, transient } from '../execution/failure.ts';
 
@@ -63,11 +64,20 @@ export class GitHubClient {
   }
 
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
-    try {
-      return await this.call<T>(query, variables);
-    } catch (error) {
-      throw gitHubFailure(error, `${this.repo.owner}/${this.repo.name}`);
-    }
+    // The span is named by the operation's first field (repository, createPullRequest…), not its text.
+    const operation = /^\s*(query|mutation)\b[^{]*\{\s*(\w+)/.exec(query);
+    const attributes = {
+      'graphql.operation.type': operation?.[1] ?? 'query',
+      'graphql.operation.name': operation?.[2] ?? '',
+      'server.address': new URL(this.repo.apiBaseUrl).host,
+    };
+    return inSpan(`github ${attributes['graphql.operation.name']}`, attributes, async () => {
+      try {
+        return await this.call<T>(query, variables);
+      } catch (error) {
+        throw gitHubFailure(error, `${this.repo.owner}/${this.repo.name}`);
+      }
+    });
   }
 
   async repositoryId(): Promise<string> {

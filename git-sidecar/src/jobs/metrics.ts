@@ -1,0 +1,118 @@
+/**
+ * The sidecar's metrics. Labels come from fixed sets (phases, reasons, results) except `repository`,
+ * the normalized URL of a repository with queued jobs: URLs never carry credentials here (they are
+ * refused), and the series exist only while jobs wait, so their number is the repositories in use.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Reason } from '../errors.ts';
+import type { CommitResponse } from '../gen/gco/sidecar/v1/sidecar_pb.js';
+import type { CloneStore } from '../store/clone-store.ts';
+import type { Job } from './job.ts';
+import type { Scheduler } from './scheduler.ts';
+
+const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80];
+
+export class SidecarMetrics {
+  private readonly jobs: Counter<'result'>;
+  private readonly phases: Histogram<'phase'>;
+  private readonly pushRetries: Counter<'reason'>;
+  private readonly batchJobs: Histogram;
+  private readonly queueWait: Histogram;
+  private readonly lazyFetches: Counter;
+
+  constructor(registry: Registry, sources: { scheduler: () => Scheduler; store: CloneStore }) {
+    const registers = [registry];
+    this.jobs = new Counter({
+      name: 'gco_sidecar_jobs_total',
+      help: 'Commit jobs by result: committed, unchanged, already_applied, or the failure reason.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.phases = new Histogram({
+      name: 'gco_git_phase_duration_seconds',
+      help: 'Time of each git phase of a batch: clone (opening or cloning), fetch, build (the commits), push.',
+      labelNames: ['phase'],
+      buckets: seconds,
+      registers,
+    });
+    this.pushRetries = new Counter({
+      name: 'gco_push_retries_total',
+      help: 'Pushes rejected and retried, by reason (the branch moved, a lease was stale, …).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.batchJobs = new Histogram({
+      name: 'gco_batch_jobs',
+      help: 'Jobs per batch (jobs for one repository and branch sharing a fetch and a push).',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: 'gco_sidecar_queue_wait_seconds',
+      help: 'Time a job waits in its repository queue before a batch takes it.',
+      buckets: seconds,
+      registers,
+    });
+    this.lazyFetches = new Counter({
+      name: 'gco_lazy_blob_fetches_total',
+      help: 'Fetches git made on its own for blobs missing from a blobless clone (old contents of appended files).',
+      registers,
+    });
+    new Gauge({
+      name: 'gco_queue_depth',
+      help: 'Jobs waiting, by repository.',
+      labelNames: ['repository'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [repository, depth] of sources.scheduler().queueDepths()) this.set({ repository }, depth);
+      },
+    });
+    new Gauge({
+      name: 'gco_clone_cache_bytes',
+      help: 'Bytes on disk of the persistent clones.',
+      registers,
+      collect() {
+        this.set(sources.store.totalBytes());
+      },
+    });
+    new Gauge({
+      name: 'gco_clones',
+      help: 'Persistent clones on disk.',
+      registers,
+      collect() {
+        this.set(sources.store.count());
+      },
+    });
+    for (const phase of ['clone', 'fetch', 'build', 'push']) this.phases.zero({ phase });
+    this.lazyFetches.inc(0);
+  }
+
+  batchStarted(batch: Job[]): void {
+    this.batchJobs.observe(batch.length);
+    const now = Date.now();
+    for (const job of batch) this.queueWait.observe(Math.max(0, now - job.enqueuedAt) / 1000);
+  }
+
+  phase(phase: 'clone' | 'fetch' | 'build' | 'push', ms: number): void {
+    this.phases.observe({ phase }, ms / 1000);
+  }
+
+  pushRetried(reason: string): void {
+    this.pushRetries.inc({ reason });
+  }
+
+  lazyFetched(count: number): void {
+    if (count > 0) this.lazyFetches.inc(count);
+  }
+
+  jobDone(response: CommitResponse): void {
+    this.jobs.inc({
+      result: response.alreadyApplied ? 'already_applied' : response.changed ? 'committed' : 'unchanged',
+    });
+  }
+
+  jobFailed(reason: Reason): void {
+    this.jobs.inc({ result: Reason[reason]?.toLowerCase() ?? 'unknown' });
+  }
+}
