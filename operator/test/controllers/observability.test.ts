@@ -2,7 +2,16 @@
 // its ids, Prometheus metrics that move, and nothing exported when no OTEL_* variable is set.
 import assert from 'node:assert/strict';
 import { generatedFilePath, OtlpReceiver, type ReceivedSpan, runOk } from '@gco/testenv';
-import { type Environment, getStatus, requestReconcile, startEnvironment, tokenSecret, waitReady } from '../support.ts';
+import {
+  type Environment,
+  getStatus,
+  requestReconcile,
+  retryingWith,
+  startEnvironment,
+  tokenSecret,
+  waitReady,
+  waitStatus,
+} from '../support.ts';
 
 const ns = 'git-change-operator-system';
 
@@ -152,6 +161,34 @@ describe('observability: traces, logs and metrics', function () {
       assert.ok(sidecarLine, 'the sidecar logged the job');
       assert.equal(sidecarLine.trace_id, execution.traceId);
       assert.equal(sidecarLine.span_id, server.spanId);
+    });
+
+    it('the attempts of a retried execution are one trace', async () => {
+      const repo = await env.repository('retried.git', { files: 1 });
+      await env.apply(
+        gitCommit('retried', repo.url, {
+          resourceReferences: [
+            { name: 'late', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'fields', output: { path: 'late/' } },
+          ],
+        }),
+      );
+      await waitStatus(env, 'gitcommit', 'retried', retryingWith('ResourceNotFound'));
+      await env.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'late', namespace: ns },
+        data: { a: '1' },
+      });
+      await waitReady(env, 'gitcommit', 'retried');
+      const id = (await getStatus(env, 'gitcommit', 'retried')).executionHistory[0].id as string;
+      const attemptsOf = (all: ReceivedSpan[]) =>
+        all.filter((s) => s.name === 'execution' && s.attributes['gco.execution.id'] === id);
+      const spans = attemptsOf(await receiver.waitForSpans((all) => attemptsOf(all).length >= 2));
+      assert.deepEqual(spans.map((s) => [s.attributes['gco.execution.attempt'], s.attributes['gco.result']]).sort(), [
+        [1, 'Retrying: ResourceNotFound'],
+        [2, 'Committed'],
+      ]);
+      assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'both attempts are in one trace');
     });
 
     it('a failed push attempt shows as a retry span, and the metrics of both processes move', async () => {

@@ -398,6 +398,13 @@ const ActiveExecution = Type.Object(
     attempts: Type.Integer({ description: 'Attempts made so far.', minimum: 0 }),
     generation: Type.Optional(Type.Integer({ description: 'The metadata.generation it renders.', format: 'int64' })),
     notBefore: Type.Optional(Time('The next attempt does not start before this (backoff, a rate limit reset).')),
+    traceparent: Type.Optional(
+      Type.String({
+        description:
+          "W3C trace context of the execution's first attempt, so that its retries join its trace (only when tracing is on).",
+        maxLength: 256,
+      }),
+    ),
   },
   {
     description: 'The execution in progress, kept so that a retry (or an operator restart) continues it exactly once.',

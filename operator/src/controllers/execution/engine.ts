@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inSpan } from '@gco/git-sidecar/telemetry';
-import { trace } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { annotations } from '../../api/v1/types.ts';
 import type { Logger } from '../../logger.ts';
 import type { SkippedReference } from '../../render/render.ts';
@@ -30,6 +30,7 @@ export interface ActiveExecution {
   attempts: number;
   generation?: number;
   notBefore?: string;
+  traceparent?: string;
 }
 
 export interface ExecutionStatus {
@@ -95,6 +96,13 @@ export interface EngineOptions<T extends Executable> {
 }
 
 const historyLimit = 10;
+
+/** The W3C traceparent of the active span, when tracing is on (the no-op propagator writes nothing). */
+function traceparentOfActiveSpan(): { traceparent?: string } {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ? { traceparent: carrier.traceparent } : {};
+}
 const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 export class ExecutionEngine<T extends Executable> {
@@ -158,6 +166,7 @@ export class ExecutionEngine<T extends Executable> {
         instant: iso(now),
         attempts: 0,
         generation: obj.metadata.generation,
+        ...traceparentOfActiveSpan(),
       };
       // Recorded before anything is written to git: a retry, or a restarted operator, continues this same
       // execution (same id, same template instant) and so makes at most one commit.
@@ -194,7 +203,19 @@ export class ExecutionEngine<T extends Executable> {
       'gco.execution.trigger': active.trigger,
       'gco.execution.attempt': active.attempts + 1,
     };
-    return inSpan('execution', attributes, () => this.run(obj, active, ctx));
+    // Every attempt, also after a backoff or an operator restart, joins the trace of the first one; the
+    // attempt's own reconcile (a trace of its own then) is linked.
+    const reconcileSpan = trace.getActiveSpan()?.spanContext();
+    const first = active.traceparent
+      ? propagation.extract(context.active(), { traceparent: active.traceparent })
+      : context.active();
+    return context.with(first, () =>
+      inSpan('execution', attributes, (span) => {
+        if (reconcileSpan && reconcileSpan.traceId !== span.spanContext().traceId)
+          span.addLink({ context: reconcileSpan });
+        return this.run(obj, active, ctx);
+      }),
+    );
   }
 
   private untilNextTick(obj: T, now: Date): Action {
