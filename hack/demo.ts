@@ -63,6 +63,7 @@ console.log(`Everything keeps running. Try:
   kubectl annotate --overwrite gitcommit app-config-backup gco.galos.one/reconcile-requested-at="$(date +%s)"
   git clone ${repoUrl}
 
+Metrics: curl http://127.0.0.1:${operator.metricsPort}/metrics (operator), http://127.0.0.1:${sidecar.metricsPort}/metrics (sidecar)
 Logs: operator ${operator.logPath}, sidecar ${sidecar.logPath}
 Ctrl-C stops everything and removes its files.`);
 
