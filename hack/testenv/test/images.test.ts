@@ -11,9 +11,13 @@ async function layout(dockerfile: string): Promise<{ dir: string; entrypoint: st
   const dir = await tempDir('gco-image-');
   let entrypoint: string[] = [];
   for (const line of text.split('\n')) {
+    // Flags (--chown=...) change ownership only, which needs root to lay out: skipped.
     const copy = /^COPY (?!--from)(.+)$/.exec(line);
     if (copy) {
-      const parts = (copy[1] as string).trim().split(/\s+/);
+      const parts = (copy[1] as string)
+        .trim()
+        .split(/\s+/)
+        .filter((p) => !p.startsWith('--'));
       const dest = parts.pop() as string;
       for (const src of parts) {
         const target =

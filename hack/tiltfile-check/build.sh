@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds tiltfile-check (main.go) once per version of its source, cached outside the checkout like
+# hack/build-control-plane.sh's binaries, and prints the binary's path. Needs Go and the module proxy.
+#
+#   "$(bash hack/tiltfile-check/build.sh)" -kubectl "$(bash hack/build-control-plane.sh --print-dir)/kubectl" Tiltfile
+#
+# Environment: GCO_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/gco)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+CACHE_DIR="${GCO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gco}"
+hash="$(cat go.mod go.sum ./*.go | sha256sum | cut -c1-16)"
+out="$CACHE_DIR/tools/tiltfile-check-$hash"
+
+if [ ! -x "$out" ]; then
+  if ! command -v go >/dev/null 2>&1; then
+    echo "[tiltfile-check] Go >= 1.26 is required to build hack/tiltfile-check (https://go.dev/dl)." >&2
+    exit 1
+  fi
+  mkdir -p "$CACHE_DIR/tools"
+  # Built under a temporary name and renamed, so an interrupted build never leaves a binary to trust.
+  CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" go build -trimpath -o "$out.tmp.$$" .
+  mv "$out.tmp.$$" "$out"
+fi
+echo "$out"
