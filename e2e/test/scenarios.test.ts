@@ -282,17 +282,21 @@ describe(`e2e: the users' scenarios through kubectl (E2E_TARGET=${process.env.E2
       headers: { authorization: `bearer ${target.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         query:
-          'query($o:String!,$n:String!,$p:Int!){repository(owner:$o,name:$n){pullRequest(number:$p){title state baseRefName headRefName}}}',
+          'query($o:String!,$n:String!,$p:Int!){repository(owner:$o,name:$n){pullRequest(number:$p){title body state baseRefName headRefName url}}}',
         variables: { o: owner, n: name, p: st.pullRequestNumber },
       }),
     });
-    const pr = ((await res.json()) as any).data?.repository?.pullRequest;
+    const { body, url, ...pr } = ((await res.json()) as any).data?.repository?.pullRequest ?? {};
     assert.deepEqual(pr, {
       title: '🔄 Sync Application Manifests from Cluster',
       state: 'OPEN',
       baseRefName: 'main',
       headRefName: st.headBranch,
     });
+    assert.match(body, /^## ArgoCD Application Sync\n/);
+    assert.equal(st.pullRequestURL, url);
+    const columns = await kubectl(['get', 'gpr', 'argocd-app-sync', '-n', ns]);
+    assert.match(columns.split('\n')[1] ?? '', new RegExp(`Created\\s+${st.pullRequestNumber}\\s+http`));
   });
 
   it('05 prometheus-config-backup: custom resources and a Secret key with a dot', async () => {

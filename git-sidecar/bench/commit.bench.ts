@@ -11,7 +11,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createBareRepository, GitHttpServer, generatedFilePath, runOk, startSidecar, tempDir } from '@gco/testenv';
+import {
+  createBareRepository,
+  GitHttpServer,
+  generatedFilePath,
+  OtlpReceiver,
+  runOk,
+  startSidecar,
+  tempDir,
+} from '@gco/testenv';
 import { removeTempDirs } from '../../hack/testenv/src/temp.ts';
 import { createSidecarClient, type SidecarClient } from '../src/client.ts';
 import { commitRequest, tokenCredentials } from '../test/support.ts';
@@ -233,6 +241,29 @@ try {
       `${(await sizeMb(join(root, 'repos'))).toFixed(0)} MB served`,
       '',
     );
+
+    // The cost of tracing: the same warm commits from a sidecar exporting every span (OTLP/HTTP, the
+    // SDK's batching) to a local receiver, against the untraced figure above.
+    const receiver = await OtlpReceiver.start();
+    const traced = await startSidecar({
+      args: ['--log-level=warn'],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' },
+    });
+    try {
+      const tracedClient = createSidecarClient({ socketPath: traced.socketPath });
+      const run = await warmCommits(tracedClient, server, server.url('small.git'), shapes.small.files, iterations);
+      const p50Traced = percentile(run.total, 50);
+      await receiver.waitForSpans((all) => all.length >= iterations * 5, 10_000).catch(() => receiver.spans);
+      report(
+        `warm commit+push with tracing exported, ${shapes.small.files} files, p50 (${receiver.spans.length} spans received)`,
+        ms(p50Traced),
+        `untraced ${ms(p50Small)}`,
+        `${(((p50Traced - p50Small) / p50Small) * 100).toFixed(0)}% slower`,
+      );
+    } finally {
+      await traced.stop();
+      await receiver.close();
+    }
   } finally {
     clearInterval(sampler);
     await sidecar.stop();

@@ -258,6 +258,8 @@ describe('telemetry', function () {
         assert.match(body, /^process_cpu_user_seconds_total \d/m);
         assert.match(body, /^nodejs_eventloop_lag_seconds /m);
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/`)).status, 404);
+        const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+        assert.equal(health.status, 200, 'the liveness probe of the sidecar container asks here');
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/metrics/x`)).status, 404);
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: 'POST' })).status, 404);
       } finally {

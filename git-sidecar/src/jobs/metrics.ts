@@ -7,10 +7,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Reason } from '../errors.ts';
 import type { CommitResponse } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { CloneStore } from '../store/clone-store.ts';
+import { secondsBuckets } from '../telemetry/metrics.ts';
 import type { Job } from './job.ts';
 import type { Scheduler } from './scheduler.ts';
-
-const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80];
 
 export class SidecarMetrics {
   private readonly jobs: Counter<'result'>;
@@ -32,7 +31,7 @@ export class SidecarMetrics {
       name: 'gco_git_phase_duration_seconds',
       help: 'Time of each git phase of a batch: clone (opening or cloning), fetch, build (the commits), push.',
       labelNames: ['phase'],
-      buckets: seconds,
+      buckets: secondsBuckets,
       registers,
     });
     this.pushRetries = new Counter({
@@ -50,7 +49,7 @@ export class SidecarMetrics {
     this.queueWait = new Histogram({
       name: 'gco_sidecar_queue_wait_seconds',
       help: 'Time a job waits in its repository queue before a batch takes it.',
-      buckets: seconds,
+      buckets: secondsBuckets,
       registers,
     });
     this.lazyFetches = new Counter({

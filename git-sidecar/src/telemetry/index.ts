@@ -1,5 +1,5 @@
 /** Telemetry shared by the controller and the sidecar: tracing, RPC trace propagation, Prometheus metrics. */
-export { createRegistry } from './metrics.ts';
+export { createRegistry, secondsBuckets } from './metrics.ts';
 export { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 export { clientTracingInterceptor, serverTracingInterceptor } from './rpc-tracing.ts';
 export {

@@ -1,4 +1,7 @@
-/** Serves a registry at GET /metrics for Prometheus; a plain node:http server, apart from the gRPC one. */
+/**
+ * Serves a registry at GET /metrics for Prometheus, and /healthz (the process answers); a plain
+ * node:http server, apart from the gRPC one.
+ */
 import { createServer } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
@@ -17,6 +20,11 @@ export async function startMetricsServer(opts: {
 }): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    // The sidecar has no other HTTP endpoint: its liveness probe asks here whether the process answers.
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

@@ -10,3 +10,6 @@ export function createRegistry(): Registry {
   collectDefaultMetrics({ register });
   return register;
 }
+
+/** Histogram buckets in seconds, 5 ms to about 80 s: a reconcile, a queue wait, a git phase, an execution. */
+export const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80];

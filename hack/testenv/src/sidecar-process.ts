@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { waitFor } from './net.ts';
+import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, startProcess } from './processes.ts';
 import { tempDir } from './temp.ts';
@@ -30,6 +30,8 @@ export async function startSidecar(
   const dataDir = opts.dataDir ?? join(dir, 'data');
   const socketPath = join(dir, 'sidecar.sock');
   const logPath = join(dir, 'sidecar.log');
+  // Chosen here rather than read from the log, which a quieter --log-level would leave out.
+  const metricsPort = await freePort();
   const proc = startProcess(
     join(repoRoot, 'node_modules/.bin/node'),
     [
@@ -37,7 +39,7 @@ export async function startSidecar(
       `--socket=${socketPath}`,
       `--data-dir=${dataDir}`,
       '--log-level=debug',
-      '--metrics-address=127.0.0.1:0',
+      `--metrics-address=127.0.0.1:${metricsPort}`,
       ...(opts.args ?? []),
     ],
     logPath,
@@ -45,17 +47,10 @@ export async function startSidecar(
   );
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
   // The socket appears once the sidecar has recovered its data directory and listens.
-  let metricsPort = 0;
-  await waitFor(
-    async () => {
-      metricsPort = Number(/"metricsPort":(\d+)/.exec(await logs())?.[1] ?? 0);
-      return existsSync(socketPath) && metricsPort > 0;
-    },
-    {
-      timeoutMs: 30_000,
-      describe: async () => `the git sidecar did not start:\n${await logs()}`,
-    },
-  );
+  await waitFor(async () => existsSync(socketPath), {
+    timeoutMs: 30_000,
+    describe: async () => `the git sidecar did not start:\n${await logs()}`,
+  });
   return {
     socketPath,
     dataDir,

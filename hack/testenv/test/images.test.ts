@@ -55,6 +55,7 @@ describe('container images (their layout, without Docker)', function () {
         ...entrypoint.slice(1),
         `--socket=${join(dir, 's.sock')}`,
         `--data-dir=${join(dir, 'data')}`,
+        '--metrics-address=127.0.0.1:0',
       ],
       { cwd: dir, timeoutMs: 30_000 },
     );

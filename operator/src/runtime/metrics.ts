@@ -3,6 +3,7 @@
  * queue, leader election), under the gco_ prefix. Their only label is the controller's name: bounded,
  * never a per-object value.
  */
+import { secondsBuckets } from '@gco/git-sidecar/telemetry';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** What a WorkQueue reports (client-go's workqueue.MetricsProvider, in short). */
@@ -24,9 +25,6 @@ export interface ControllerMetrics {
   queue: QueueMetrics;
   reconciled(result: ReconcileResult, seconds: number): void;
 }
-
-/** Seconds, from 5 ms to about 80 s: a reconcile, a queue wait, an execution with a push. */
-export const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80];
 
 export class RuntimeMetrics {
   private readonly reconciles: Counter<'controller' | 'result'>;

@@ -60,6 +60,7 @@ describe('manifests (kustomize)', function () {
         const named = c.ports.find((p: any) => p.containerPort === port)?.name;
         assert.ok(named, `${container} declares port ${port}`);
         assert.ok(c.args.includes(`--metrics-address=:${port}`), `${container} serves metrics on ${port}`);
+        assert.ok(c.livenessProbe?.httpGet, `${container} has a liveness probe`);
         assert.ok(
           service.spec.ports.some((p: any) => p.targetPort === named),
           `the metrics Service targets ${named}`,

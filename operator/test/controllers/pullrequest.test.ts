@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot, runOk } from '@gco/testenv';
-import { parse } from 'yaml';
-import { commitCount, fileAt, headOf } from '../../../git-sidecar/test/support.ts';
+import { runOk } from '@gco/testenv';
+import { fileAt, headOf } from '../../../git-sidecar/test/support.ts';
 import {
   condition,
   type Environment,
@@ -35,69 +32,6 @@ describe('PullRequest controller', function () {
     await env.apply(tokenSecret('github-token', ns));
   });
   after(() => env?.stop());
-
-  it('04 argocd-app-sync as written: a head branch from the base and one pull request', async () => {
-    await env.repository('company/gitops-applications.git', { files: 3 });
-    await env.apply({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web-app', namespace: 'production' },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
-        },
-      },
-    });
-    await env.apply({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'api-service', namespace: 'production' },
-      spec: { ports: [{ port: 80 }], selector: { app: 'api' } },
-    });
-    await env.apply({
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'main-ingress', namespace: 'production' },
-      spec: { defaultBackend: { service: { name: 'api-service', port: { number: 80 } } } },
-    });
-    const yaml = readFileSync(join(repoRoot, 'e2e/scenarios/04-argocd-app-sync.yaml'), 'utf8').replace(
-      'https://github.com/company/gitops-applications.git',
-      env.git.url('company/gitops-applications.git'),
-    );
-    await env.apply(yaml);
-    await waitReady(env, 'pullrequest', 'argocd-app-sync', ops);
-    const status = await getStatus(env, 'pullrequest', 'argocd-app-sync', ops);
-    assert.match(status.headBranch, /^argocd-sync-\d{14}$/);
-    assert.equal(status.pullRequestState, 'OPEN');
-    assert.equal(status.phase, 'Created');
-    assert.equal(condition(status, 'Ready').reason, 'PullRequestOpened');
-    const prs = env.github.pullRequests.filter((p) => p.repo === 'gitops-applications');
-    assert.equal(prs.length, 1);
-    const pr = prs[0];
-    assert.equal(pr?.title, '🔄 Sync Application Manifests from Cluster');
-    assert.match(pr?.body ?? '', /## ArgoCD Application Sync/);
-    assert.equal(pr?.baseRefName, 'main');
-    assert.equal(pr?.headRefName, status.headBranch);
-    assert.equal(status.pullRequestNumber, pr?.number);
-    assert.match(status.pullRequestURL, new RegExp(`/company/gitops-applications/pull/${pr?.number}$`));
-    const gitDir = join(env.root, 'repos/company/gitops-applications.git');
-    const deployment = parse(
-      (await fileAt(gitDir, status.headBranch, 'applications/web-app/deployment.yaml')) ?? '',
-    ) as any;
-    assert.equal(deployment.spec.replicas, 3);
-    assert.ok(await fileAt(gitDir, status.headBranch, 'applications/api-service/service.yaml'));
-    assert.ok(await fileAt(gitDir, status.headBranch, 'networking/ingress.yaml'));
-    assert.equal(
-      await commitCount(gitDir, status.headBranch),
-      (await commitCount(gitDir, 'main')) + 1,
-      'base plus one commit',
-    );
-    const columns = await env.kubectl(['get', 'gpr', 'argocd-app-sync', '-n', ops]);
-    assert.match(columns.split('\n')[1] ?? '', new RegExp(`Created\\s+${pr?.number}\\s+http`));
-  });
 
   it('updates the open pull request: same number, new head commit, new title; then a new one after merge', async () => {
     const repo = await env.repository(`company/update-${n++}.git`, { files: 2 });

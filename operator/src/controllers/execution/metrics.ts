@@ -2,8 +2,9 @@
  * Execution metrics, for both kinds. Labels are the kind and a result or reason from fixed sets (the
  * status reasons), never a resource's name: their number does not grow with the resources.
  */
+
+import { secondsBuckets } from '@gco/git-sidecar/telemetry';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { secondsBuckets } from '../../runtime/metrics.ts';
 
 export class ExecutionMetrics {
   private readonly executions: Counter<'kind' | 'result'>;
