@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The e2e suite against a real cluster: creates a kind cluster (or reuses it), builds the operator, git
-# sidecar and development git server images, loads them into kind, deploys manifests/overlays/development
-# and runs e2e/test with E2E_TARGET=cluster. Skips (exit 0, with the reason) when Docker or kind is
-# missing, so it can sit in any pipeline; `npm test` covers the same suite with local processes.
+# sidecar and development git server images, loads them into kind, deploys manifests/overlays/e2e (the
+# installation users get, plus the development git server) and runs e2e/test with E2E_TARGET=cluster.
+# Skips (exit 0, with the reason) when Docker or kind is missing, so it can sit in any pipeline;
+# `npm test` covers the same suite with local processes.
 #
 #   KIND_CLUSTER_NAME  cluster to create or reuse (default gco-e2e)
 #   KEEP_CLUSTER=1     leave the cluster running afterwards (default: delete it if this script made it)
@@ -36,12 +37,12 @@ trap cleanup EXIT
 
 if ! kind get clusters 2>/dev/null | grep -qx "$cluster"; then
   log "creating kind cluster $cluster"
+  created=1 # set first: a create that fails half-way leaves a cluster to delete
   kind create cluster --name "$cluster" --wait 180s
-  created=1
 fi
 kind get kubeconfig --name "$cluster" >"$kubeconfig"
 
-# The tags of manifests/overlays/development (not :latest, which kind would try to pull).
+# The tags of manifests/overlays/e2e (not :latest, which kind would try to pull).
 images=(
   "git-change-operator:dev operator/Dockerfile"
   "git-change-operator-git-sidecar:dev git-sidecar/Dockerfile"
@@ -54,8 +55,8 @@ for entry in "${images[@]}"; do
   kind load docker-image "$image" --name "$cluster"
 done
 
-log "deploying manifests/overlays/development"
-KUBECONFIG="$kubeconfig" "$kubectl" apply --server-side -k manifests/overlays/development
+log "deploying manifests/overlays/e2e"
+KUBECONFIG="$kubeconfig" "$kubectl" apply --server-side -k manifests/overlays/e2e
 # The StatefulSet is rolled even when only the images changed (same :dev tag, new content).
 KUBECONFIG="$kubeconfig" "$kubectl" rollout restart -n git-change-operator-system \
   statefulset/git-change-operator deployment/gco-dev-git-server

@@ -1,6 +1,6 @@
 /**
- * The cluster target: any cluster from KUBECONFIG with manifests/overlays/development deployed (the
- * operator's StatefulSet and the development git server). The suite reaches the git server through
+ * The cluster target: any cluster from KUBECONFIG with manifests/overlays/e2e deployed (the operator's
+ * StatefulSet and the development git server). The suite reaches the git server through
  * `kubectl port-forward`; the operator reaches it at its Service's DNS name.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ export async function connectClusterTarget(): Promise<E2ETarget> {
     if (r.code !== 0)
       throw new Error(
         `E2E_TARGET=cluster: kubectl ${args.join(' ')} failed: ${r.stderr.trim()}\n` +
-          'Deploy manifests/overlays/development to the cluster of KUBECONFIG first (hack/kind-e2e.sh does).',
+          'Deploy manifests/overlays/e2e to the cluster of KUBECONFIG first (hack/kind-e2e.sh does).',
       );
     return r.stdout;
   };

@@ -3,8 +3,8 @@
  *
  * - `local` (the default, what CI runs): a real kube-apiserver and etcd on loopback, the development
  *   git server, the git sidecar and the operator as processes, the operator under manifests/rbac.
- * - `cluster`: any cluster from KUBECONFIG where manifests/overlays/development is deployed (the
- *   operator and the in-cluster development git server); hack/kind-e2e.sh makes one with kind.
+ * - `cluster`: any cluster from KUBECONFIG where manifests/overlays/e2e is deployed (the operator as
+ *   users install it, and the in-cluster development git server); hack/kind-e2e.sh makes one with kind.
  *
  * The suite sees both through the same narrow surface: the real kubectl, and a git server reached over
  * smart HTTP with a token. The operator and the suite may reach the git server at different URLs (the

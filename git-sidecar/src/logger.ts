@@ -58,7 +58,12 @@ const jsonLine = winston.format((info, opts) => {
     ...(info[FIELDS] as Record<string, unknown>),
     ...(info[TRACE] as Record<string, string> | undefined),
   };
-  info[MESSAGE] = redact(JSON.stringify(record, (_k, v) => (v instanceof Error ? v.message : v)));
+  // Each string is redacted before JSON escapes it (a secret with a newline or a quote would no longer
+  // match once escaped), and the finished line once more.
+  const line = JSON.stringify(record, (_k, v) =>
+    v instanceof Error ? redact(v.message) : typeof v === 'string' ? redact(v) : v,
+  );
+  info[MESSAGE] = redact(line);
   return info;
 });
 

@@ -31,9 +31,15 @@ const store = new CloneStore({
   gitTimeoutMs: config.gitTimeoutMs,
   logger,
 });
+let queues: Scheduler | undefined; // the scheduler, once there is one
+const metrics = new SidecarMetrics(registry, { scheduler: () => queues, store });
+// Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
+// asks this server, and must not restart a sidecar that is busy recovering.
+const metricsServer = config.metricsAddress
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
+  : undefined;
 const recovered = await store.recover();
 logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
-const metrics = new SidecarMetrics(registry, { scheduler: () => scheduler, store });
 
 const executor = new BatchExecutor({
   store,
@@ -58,6 +64,8 @@ const scheduler = new Scheduler({
     }
   },
 });
+queues = scheduler;
+
 const maintenance = startMaintenance({
   store,
   scheduler,
@@ -80,9 +88,6 @@ const service = createService({
   logger,
   metrics,
 });
-const metricsServer = config.metricsAddress
-  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
-  : undefined;
 const listener = await listen(service, {
   socketPath: config.socketPath,
   socketMode: config.socketMode,

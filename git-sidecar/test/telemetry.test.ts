@@ -220,6 +220,17 @@ describe('telemetry', function () {
       assert.match(lines[0]!, /https:\/\/x:\*\*\*@h\/r/);
     });
 
+    it('redacts a secret that JSON would escape (a key with newlines, a password with a quote)', () => {
+      const key = '-----BEGIN KEY-----\nabc\n-----END KEY-----';
+      const password = 'pa"ss\\word';
+      const { logger, lines } = capture('info', (t) => t.replaceAll(key, '[key]').replaceAll(password, '[password]'));
+      logger.warn('ssh failed', { stderr: `could not use ${key}`, error: new Error(`rejected ${password}`) });
+      assert.equal(lines.length, 1);
+      assert.doesNotMatch(lines[0]!, /abc|ss\\/);
+      assert.match(lines[0]!, /could not use \[key\]/);
+      assert.match(lines[0]!, /rejected \[password\]/);
+    });
+
     it('writes Errors as their message, at any depth', () => {
       const { logger, records } = capture('info');
       logger.error('failed', { error: new Error('boom'), cause: { inner: new TypeError('deep') } });

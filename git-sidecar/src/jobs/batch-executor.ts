@@ -101,12 +101,16 @@ export class BatchExecutor {
       .map((c) => ({ context: c }));
     const attributes = {
       'gco.repository': first.remote.normalized,
-      'gco.branch': first.request.branch,
       'gco.batch.size': jobs.length,
     };
     await tracer().startActiveSpan('git batch', { attributes, links }, first.traceContext, async (span) => {
+      // The queue spans end here, where the batch that takes them is known.
       const batchTrace = span.spanContext().traceId;
-      for (const job of jobs.slice(1)) job.queueSpan.setAttribute('gco.batch.trace_id', batchTrace);
+      for (const job of jobs) {
+        job.queueSpan.setAttribute('gco.batch.size', jobs.length);
+        if (job !== first) job.queueSpan.setAttribute('gco.batch.trace_id', batchTrace);
+        job.queueSpan.end();
+      }
       try {
         await this.runBatch(jobs, first, span);
       } finally {
@@ -124,6 +128,7 @@ export class BatchExecutor {
     let credentials: Awaited<ReturnType<typeof materializeCredentials>> | undefined;
     let clone: Clone | undefined;
     let objects: ObjectStore | undefined;
+    let failed: SidecarError | undefined;
     try {
       credentials = await materializeCredentials(
         first.remote,
@@ -146,6 +151,7 @@ export class BatchExecutor {
       });
       const req = first.request;
       const branch = req.branch || (await this.defaultBranch(first, ctx()));
+      span.setAttribute('gco.branch', branch);
       const outcome = await this.attempt(jobs, clone, objects, ctx, branch, timings, abort.signal);
       this.respond(outcome.results, {
         branch,
@@ -164,13 +170,17 @@ export class BatchExecutor {
       const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;
       if (clone && (killed(error) || killed((error as Error | undefined)?.cause) || abort.signal.aborted))
         await this.opts.store.cleanAfterKill(clone);
-      for (const job of jobs) job.reject(failure);
+      failed = failure;
     } finally {
       clearTimeout(deadlineTimer);
-      this.opts.metrics?.lazyFetched((await objects?.close()) ?? 0);
+      const lazyFetches = (await objects?.close()) ?? 0;
+      this.opts.metrics?.lazyFetched(lazyFetches);
       await credentials?.dispose();
       if (clone) await this.opts.store.updateSize(clone);
     }
+    // A failure is answered once the job's credential files and trace file are gone, so a caller that
+    // gives up on the error leaves nothing behind. (A success is answered at once: latency matters.)
+    if (failed) for (const job of jobs) job.reject(failed);
   }
 
   /** Runs one git phase of a batch: its time goes to the batch's timings and, when tracing, to a span. */

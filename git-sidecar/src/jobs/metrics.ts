@@ -19,7 +19,7 @@ export class SidecarMetrics {
   private readonly queueWait: Histogram;
   private readonly lazyFetches: Counter;
 
-  constructor(registry: Registry, sources: { scheduler: () => Scheduler; store: CloneStore }) {
+  constructor(registry: Registry, sources: { scheduler: () => Scheduler | undefined; store: CloneStore }) {
     const registers = [registry];
     this.jobs = new Counter({
       name: 'gco_sidecar_jobs_total',
@@ -36,7 +36,7 @@ export class SidecarMetrics {
     });
     this.pushRetries = new Counter({
       name: 'gco_push_retries_total',
-      help: 'Pushes rejected and retried, by reason (the branch moved, a lease was stale, …).',
+      help: 'Pushes rejected, by reason (branch-moved, ref-lock): retried, or the last one before giving up.',
       labelNames: ['reason'],
       registers,
     });
@@ -64,7 +64,7 @@ export class SidecarMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [repository, depth] of sources.scheduler().queueDepths()) this.set({ repository }, depth);
+        for (const [repository, depth] of sources.scheduler()?.queueDepths() ?? []) this.set({ repository }, depth);
       },
     });
     new Gauge({

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { toBinary } from '@bufbuild/protobuf';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { Reason, SidecarError } from '../errors.ts';
 import { type CommitRequest, CredentialsSchema } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { BatchExecutor } from './batch-executor.ts';
@@ -118,12 +119,10 @@ export class Scheduler {
       this.active.add(key);
       this.running++;
       this.opts.onBatch?.(batch);
-      for (const job of batch) {
-        job.queueSpan.setAttribute('gco.batch.size', batch.length);
-        job.queueSpan.end();
-      }
-      void this.opts.executor
-        .run(batch)
+      // Not in the context of whichever call happened to pump the queue: the batch picks its own trace,
+      // and what follows it (eviction) belongs to none.
+      void context
+        .with(ROOT_CONTEXT, () => this.opts.executor.run(batch))
         .catch((error: unknown) => {
           for (const job of batch) job.reject(error);
         })

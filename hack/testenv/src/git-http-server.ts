@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { runOk } from './processes.ts';
 
 export interface GitHttpAuth {
@@ -123,7 +123,8 @@ export class GitHttpServer {
       res.end(user === false ? 'Invalid username or password.\n' : 'Authentication required.\n');
       return;
     }
-    if (url.pathname.split('/').includes('..')) {
+    // Checked decoded: `%2e%2e` and `%2F` must not walk out of the root either.
+    if (safeDecode(url.pathname)?.split('/').includes('..') !== false) {
       record(400);
       res.writeHead(400).end();
       return;
@@ -138,7 +139,8 @@ export class GitHttpServer {
     const segments = decodeURIComponent(pathname).split('/').filter(Boolean);
     const end = segments.findIndex((s) => s.endsWith('.git'));
     if (end < 0) return;
-    const dir = join(this.root, ...segments.slice(0, end + 1));
+    const dir = resolve(this.root, ...segments.slice(0, end + 1));
+    if (!dir.startsWith(resolve(this.root) + sep)) return;
     if (existsSync(join(dir, 'HEAD'))) return;
     await runOk('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir]);
   }
@@ -247,6 +249,15 @@ export class GitHttpServer {
         resolve(status);
       });
     });
+  }
+}
+
+/** The decoded path, or undefined when it is not valid percent-encoding. */
+function safeDecode(path: string): string | undefined {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import {
   createBareRepository,
@@ -42,6 +43,58 @@ async function commitAndPush(clone: string, env: NodeJS.ProcessEnv, file: string
 }
 
 describe('git test servers', () => {
+  describe('smart HTTP with push-to-create (the development git server)', () => {
+    it('creates a repository on its first push, and never outside its root', async () => {
+      const root = await tempDir();
+      const server = await new GitHttpServer({
+        root: join(root, 'repos'),
+        auth: { tokens: ['ghp_createtoken'] },
+        createOnPush: true,
+      }).start();
+      try {
+        const work = join(root, 'work');
+        await runOk('git', ['init', '-q', '-b', 'main', work]);
+        await runOk('git', ['-C', work, 'remote', 'add', 'origin', server.url('team/new.git')]);
+        const pushed = await commitAndPush(work, withBasic('x', 'ghp_createtoken'), 'a.txt', 'a\n');
+        assert.equal(pushed.code, 0, pushed.stderr);
+        assert.equal(
+          (await runOk('git', ['--git-dir', join(root, 'repos/team/new.git'), 'show', 'main:a.txt'])).trim(),
+          'a',
+        );
+        const unauthenticated = await fetch(`${server.url('team/other.git')}/info/refs?service=git-receive-pack`);
+        assert.equal(unauthenticated.status, 401, 'creating needs the token');
+        const authorization = `Basic ${Buffer.from('x:ghp_createtoken').toString('base64')}`;
+        // Raw request paths (fetch() would normalize them first). Dot segments, also encoded, are resolved
+        // by URL parsing and stay inside the root; an encoded slash would not be, and is refused.
+        const statuses: number[] = [];
+        for (const path of ['/%2e%2e/escape.git', '/a/../../escape.git', '/team%2F..%2F..%2Fescape.git']) {
+          const status = await new Promise<number>((resolve, reject) => {
+            const url = new URL(server.baseUrl);
+            request(
+              {
+                host: url.hostname,
+                port: url.port,
+                path: `${path}/info/refs?service=git-receive-pack`,
+                headers: { authorization },
+              },
+              (res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+              },
+            )
+              .on('error', reject)
+              .end();
+          });
+          statuses.push(status);
+        }
+        assert.equal(statuses.at(-1), 400, 'an encoded ../ is refused');
+        assert.equal((await run('ls', [join(root, 'escape.git')])).code, 2, 'nothing was created outside the root');
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+
   describe('smart HTTP with authentication', () => {
     let root: string;
     let server: GitHttpServer;

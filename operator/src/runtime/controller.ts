@@ -8,7 +8,7 @@
  *   kinds to primary keys (a Secret to the resources that use it).
  * - A de-duplicating, rate-limited work queue; `concurrency` workers; never two reconciles of one key.
  */
-import { inSpan } from '@gco/git-sidecar/telemetry';
+import { recordFailure, tracer } from '@gco/git-sidecar/telemetry';
 import type { Logger } from '../logger.ts';
 import type { ChangeHandler } from './informer.ts';
 import type { ControllerMetrics, ReconcileResult } from './metrics.ts';
@@ -119,27 +119,33 @@ export class Controller<T extends KubeObject> {
     const observe = (result: ReconcileResult) =>
       this.opts.metrics?.reconciled(result, (performance.now() - started) / 1000);
     const ctx: ReconcileContext = { key, logger, failures: this.queue.failureCount(key), signal: this.abort.signal };
-    try {
-      const attributes = {
-        'gco.controller': this.name,
-        'k8s.namespace.name': obj.metadata.namespace ?? '',
-        'gco.name': obj.metadata.name,
-      };
-      const action = await inSpan(`reconcile ${this.name}`, attributes, () => this.opts.reconcile(obj, ctx));
-      this.queue.forget(key);
-      if (action.requeueAfterMs !== undefined) this.queue.addAfter(key, action.requeueAfterMs);
-      observe(action.requeueAfterMs !== undefined ? 'requeue' : 'success');
-    } catch (error) {
-      if (error instanceof TerminalError) {
+    const attributes = {
+      'gco.controller': this.name,
+      'k8s.namespace.name': obj.metadata.namespace ?? '',
+      'gco.name': obj.metadata.name,
+    };
+    // The outcome is logged inside the span, so that its lines carry the reconcile's trace id.
+    await tracer().startActiveSpan(`reconcile ${this.name}`, { attributes }, async (span) => {
+      try {
+        const action = await this.opts.reconcile(obj, ctx);
         this.queue.forget(key);
-        logger.error('reconcile failed; not retrying until the object changes', { error });
-        observe('terminal');
-        return;
+        if (action.requeueAfterMs !== undefined) this.queue.addAfter(key, action.requeueAfterMs);
+        observe(action.requeueAfterMs !== undefined ? 'requeue' : 'success');
+      } catch (error) {
+        recordFailure(span, error);
+        if (error instanceof TerminalError) {
+          this.queue.forget(key);
+          logger.error('reconcile failed; not retrying until the object changes', { error });
+          observe('terminal');
+          return;
+        }
+        const delay = this.queue.addRateLimited(key);
+        logger.warn('reconcile failed; retrying', { error, retryInMs: delay });
+        observe('error');
+      } finally {
+        span.end();
       }
-      const delay = this.queue.addRateLimited(key);
-      logger.warn('reconcile failed; retrying', { error, retryInMs: delay });
-      observe('error');
-    }
+    });
   }
 }
 

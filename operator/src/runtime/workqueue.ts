@@ -27,8 +27,9 @@ export class WorkQueue {
   private tokens: number;
   private lastRefill = Date.now();
   private readonly metrics: QueueMetrics | undefined;
-  /** When each queued key was queued, and when each key in work was taken (for the metrics). */
-  private readonly since = new Map<string, number>();
+  /** For the metrics: when a key was added (the wait starts), and when a worker took it. */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
 
   constructor(opts: Partial<WorkQueueOptions> = {}, metrics?: QueueMetrics) {
     this.opts = { ...defaultQueueOptions, ...opts };
@@ -43,26 +44,34 @@ export class WorkQueue {
   add(key: string): void {
     if (this.closed || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.addedAt.set(key, performance.now());
     this.metrics?.added();
+    // A key being worked on is queued again by done().
     if (this.processing.has(key)) return;
+    this.enqueue(key);
+  }
+
+  /** Hands a dirty key to a waiting worker, or queues it. */
+  private enqueue(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) {
       this.dirty.delete(key);
-      this.take(key, performance.now());
+      this.take(key);
       waiter(key);
     } else {
       this.queue.push(key);
-      this.since.set(key, performance.now());
       this.metrics?.depth(this.queue.length);
     }
   }
 
   /** Marks a key as being worked on. */
-  private take(key: string, queuedAt: number): void {
+  private take(key: string): void {
     this.processing.add(key);
     const now = performance.now();
-    this.metrics?.waited((now - queuedAt) / 1000);
-    this.since.set(key, now);
+    const added = this.addedAt.get(key);
+    this.addedAt.delete(key);
+    if (added !== undefined) this.metrics?.waited((now - added) / 1000);
+    this.startedAt.set(key, now);
   }
 
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
@@ -111,7 +120,7 @@ export class WorkQueue {
     if (key !== undefined) {
       this.dirty.delete(key);
       this.metrics?.depth(this.queue.length);
-      this.take(key, this.since.get(key) ?? performance.now());
+      this.take(key);
       return key;
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -119,13 +128,10 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
-    const taken = this.since.get(key);
-    this.since.delete(key);
-    if (taken !== undefined) this.metrics?.worked((performance.now() - taken) / 1000);
-    if (this.dirty.has(key)) {
-      this.dirty.delete(key);
-      this.add(key);
-    }
+    const started = this.startedAt.get(key);
+    this.startedAt.delete(key);
+    if (started !== undefined) this.metrics?.worked((performance.now() - started) / 1000);
+    if (this.dirty.has(key)) this.enqueue(key);
   }
 
   shutDown(): void {

@@ -12,7 +12,7 @@ describe('manifests (kustomize)', function () {
     await plane.ensureNamespace('git-change-operator-system');
   });
 
-  for (const overlay of ['default', 'overlays/development', 'overlays/production']) {
+  for (const overlay of ['default', 'overlays/development', 'overlays/production', 'overlays/e2e']) {
     it(`${overlay} renders with kubectl kustomize and applies with a server-side dry run`, async () => {
       const dir = join(repoRoot, 'manifests', overlay);
       const built = await plane.kubectl(['kustomize', dir]);
@@ -67,7 +67,11 @@ describe('manifests (kustomize)', function () {
         );
       }
       const gitServer = docs.some((d) => d.kind === 'Deployment' && d.metadata.name === 'gco-dev-git-server');
-      assert.equal(gitServer, overlay === 'overlays/development', 'only development runs the development git server');
+      assert.equal(
+        gitServer,
+        ['overlays/development', 'overlays/e2e'].includes(overlay),
+        'only development and e2e run the development git server',
+      );
     });
   }
 

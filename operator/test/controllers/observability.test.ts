@@ -183,12 +183,19 @@ describe('observability: traces, logs and metrics', function () {
       const id = (await getStatus(env, 'gitcommit', 'retried')).executionHistory[0].id as string;
       const attemptsOf = (all: ReceivedSpan[]) =>
         all.filter((s) => s.name === 'execution' && s.attributes['gco.execution.id'] === id);
-      const spans = attemptsOf(await receiver.waitForSpans((all) => attemptsOf(all).length >= 2));
-      assert.deepEqual(spans.map((s) => [s.attributes['gco.execution.attempt'], s.attributes['gco.result']]).sort(), [
-        [1, 'Retrying: ResourceNotFound'],
-        [2, 'Committed'],
-      ]);
-      assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'both attempts are in one trace');
+      // However many attempts it took before the ConfigMap appeared: wait for the one that committed.
+      const spans = attemptsOf(
+        await receiver.waitForSpans((all) => attemptsOf(all).some((s) => s.attributes['gco.result'] === 'Committed')),
+      ).sort((a, b) => Number(a.attributes['gco.execution.attempt']) - Number(b.attributes['gco.execution.attempt']));
+      assert.ok(spans.length >= 2, `${spans.length} attempts`);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['gco.execution.attempt']),
+        spans.map((_, i) => i + 1),
+      );
+      for (const failed of spans.slice(0, -1))
+        assert.equal(failed.attributes['gco.result'], 'Retrying: ResourceNotFound');
+      assert.equal(spans.at(-1)?.attributes['gco.result'], 'Committed');
+      assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'all attempts are in one trace');
     });
 
     it('a failed push attempt shows as a retry span, and the metrics of both processes move', async () => {
@@ -232,7 +239,8 @@ describe('observability: traces, logs and metrics', function () {
         assert.ok(delta > 0, `${name}${JSON.stringify(labels)} moved (${delta})`);
         return delta;
       };
-      assert.equal(moved(op, opBefore, 'gco_executions_total', { kind: 'GitCommit', result: 'Committed' }), 2);
+      // At least: resources other suites left behind on this control plane may execute meanwhile.
+      assert.ok(moved(op, opBefore, 'gco_executions_total', { kind: 'GitCommit', result: 'Committed' }) >= 2);
       moved(op, opBefore, 'gco_execution_duration_seconds_count', { kind: 'GitCommit', result: 'success' });
       moved(op, opBefore, 'gco_workqueue_adds_total', { name: 'gitcommit' });
       moved(op, opBefore, 'gco_workqueue_queue_duration_seconds_count', { name: 'gitcommit' });
@@ -246,17 +254,20 @@ describe('observability: traces, logs and metrics', function () {
       const sc = await metrics(env.sidecar.metricsPort);
       for (const phase of ['clone', 'fetch', 'build', 'push'])
         moved(sc, scBefore, 'gco_git_phase_duration_seconds_count', { phase });
-      assert.equal(moved(sc, scBefore, 'gco_push_retries_total', { reason: 'branch-moved' }), 1);
-      assert.equal(moved(sc, scBefore, 'gco_batch_jobs_count'), 2);
+      assert.ok(moved(sc, scBefore, 'gco_push_retries_total', { reason: 'branch-moved' }) >= 1);
+      assert.ok(moved(sc, scBefore, 'gco_batch_jobs_count') >= 2);
       moved(sc, scBefore, 'gco_sidecar_queue_wait_seconds_count');
-      assert.equal(moved(sc, scBefore, 'gco_sidecar_jobs_total', { result: 'committed' }), 2);
+      assert.ok(moved(sc, scBefore, 'gco_sidecar_jobs_total', { result: 'committed' }) >= 2);
       assert.ok(moved(sc, scBefore, 'gco_lazy_blob_fetches_total') >= 1);
       assert.ok((sample(sc, 'gco_clones') ?? 0) >= 2, 'both repositories have a clone');
       assert.ok((sample(sc, 'gco_clone_cache_bytes') ?? 0) > 0);
       assert.match(sc, /^# TYPE gco_queue_depth gauge$/m);
-      // No label value carries a credential or a per-object name.
+      // Bounded cardinality: our metrics use only these labels (no object names, no URLs but the queue's).
+      const allowed = new Set(['kind', 'result', 'reason', 'controller', 'name', 'phase', 'repository', 'le']);
       for (const text of [op, sc]) {
-        assert.doesNotMatch(text, /ghp_|traced|metered/);
+        for (const line of text.split('\n').filter((l) => l.startsWith('gco_') && l.includes('{'))) {
+          for (const [, label] of line.matchAll(/[{,]([a-z_]+)="/g)) assert.ok(allowed.has(label as string), line);
+        }
       }
 
       // The retried push is visible in the trace of the second execution.
@@ -282,7 +293,12 @@ describe('observability: traces, logs and metrics', function () {
     before(async function () {
       this.timeout(180_000);
       // Where an OTLP/HTTP exporter sends by default: anything exported by mistake would land here.
-      receiver = await OtlpReceiver.start({ port: 4318 });
+      receiver = await OtlpReceiver.start({ port: 4318 }).catch((error: Error) => {
+        throw new Error(
+          `this test listens on 127.0.0.1:4318, where OTLP/HTTP exporters send by default, to catch stray exports; ` +
+            `stop whatever holds that port (a local collector?): ${error.message}`,
+        );
+      });
       // Whatever this machine sets is unset for both processes (spawn leaves out undefined values).
       const unset = Object.fromEntries(
         Object.keys(process.env)

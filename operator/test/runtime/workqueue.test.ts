@@ -28,6 +28,38 @@ describe('controller runtime: work queue', () => {
     assert.equal(await q.get(), 'a');
   });
 
+  it('reports adds, depth, waits and work as client-go does, also for a key added while processed', async () => {
+    const seen = { added: 0, retried: 0, depth: [] as number[], waited: [] as number[], worked: [] as number[] };
+    const q = new WorkQueue(
+      { qps: 1000, burst: 1000 },
+      {
+        added: () => seen.added++,
+        depth: (n) => seen.depth.push(n),
+        retried: () => seen.retried++,
+        waited: (s) => seen.waited.push(s),
+        worked: (s) => seen.worked.push(s),
+      },
+    );
+    q.add('a');
+    q.add('a');
+    assert.deepEqual([seen.added, seen.depth], [1, [1]], 'a duplicate add is not an add');
+    await sleep(50);
+    assert.equal(await q.get(), 'a');
+    assert.ok((seen.waited[0] ?? 0) >= 0.045, `waited ${seen.waited[0]} s in the queue`);
+    q.add('a'); // while processed: queued again by done(), one add
+    await sleep(100);
+    q.done('a');
+    assert.ok((seen.worked[0] ?? 0) >= 0.095, `worked ${seen.worked[0]} s`);
+    assert.equal(seen.added, 2, 'the add while processed counts once, done() does not add again');
+    await sleep(50);
+    assert.equal(await q.get(), 'a');
+    assert.ok((seen.waited[1] ?? 0) >= 0.145, `the second wait counts from its add: ${seen.waited[1]} s`);
+    assert.equal(seen.depth.at(-1), 0);
+    q.addRateLimited('b');
+    assert.equal(seen.retried, 1);
+    q.shutDown();
+  });
+
   it('backs off per key exponentially, and forgets on success', () => {
     const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
     assert.deepEqual(

@@ -176,7 +176,8 @@ export class ExecutionEngine<T extends Executable> {
       obj = await this.patch(
         obj,
         {
-          activeExecution: execution,
+          // A merge patch: fields of an abandoned execution (its backoff, its trace) are cleared explicitly.
+          activeExecution: { notBefore: null, traceparent: null, ...execution },
           phase: this.opts.phases.running,
           lastHandledReconcileAt:
             obj.metadata.annotations?.[annotations.reconcileRequestedAt] ?? obj.status?.lastHandledReconcileAt,
@@ -230,11 +231,8 @@ export class ExecutionEngine<T extends Executable> {
     const attempt = { ...execution, attempts: execution.attempts + 1 };
     const span = trace.getActiveSpan();
     const metrics = this.opts.metrics;
-    /** The end of this attempt, for the metrics and the span. */
-    const ended = (result: string, finished: boolean) => {
-      span?.setAttribute('gco.result', result);
-      if (finished) metrics?.finished(kind, result);
-    };
+    /** The result of this attempt, on its span. */
+    const ended = (result: string) => span?.setAttribute('gco.result', result);
     const started = performance.now();
     const attempted = (ok: boolean) => metrics?.attempted(kind, ok, (performance.now() - started) / 1000);
     let outcome: Outcome;
@@ -264,8 +262,7 @@ export class ExecutionEngine<T extends Executable> {
             error: failure.message,
             retryInMs: delay,
           });
-          metrics?.retrying(kind, failure.reason);
-          ended(`Retrying: ${failure.reason}`, false);
+          ended(`Retrying: ${failure.reason}`);
           await this.patch(obj, {
             activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
             retryCount: attempt.attempts,
@@ -280,6 +277,8 @@ export class ExecutionEngine<T extends Executable> {
               stalled: undefined,
             }),
           });
+          // Counted once the status says so: a failed status write repeats this attempt.
+          metrics?.retrying(kind, failure.reason);
           await this.opts.events.record(
             obj,
             'Warning',
@@ -293,7 +292,7 @@ export class ExecutionEngine<T extends Executable> {
           ? failure.message
           : `gave up after ${attempt.attempts} attempt(s) (${policy.kind}${policy.maxRetries !== undefined ? `, max-retries ${policy.maxRetries}` : ''}): ${failure.reason}: ${failure.message}`;
         logger.error('execution stalled', { reason, error: message });
-        ended('Failed', true);
+        ended('Failed');
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message,
@@ -310,7 +309,7 @@ export class ExecutionEngine<T extends Executable> {
       }
     } catch (error) {
       if (error instanceof ExecutionFailure && error.permanent) {
-        ended('Failed', true);
+        ended('Failed');
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message: error.message,
@@ -326,7 +325,7 @@ export class ExecutionEngine<T extends Executable> {
       }
       throw error;
     }
-    ended(outcome.result, true);
+    ended(outcome.result);
     logger.info('execution succeeded', {
       result: outcome.result,
       commit: outcome.commitSHA,
@@ -380,7 +379,7 @@ export class ExecutionEngine<T extends Executable> {
     } catch {
       next = undefined;
     }
-    return this.patch(obj, {
+    const finished = await this.patch(obj, {
       ...rest,
       activeExecution: null,
       observedGeneration: execution.generation ?? obj.metadata.generation,
@@ -388,6 +387,9 @@ export class ExecutionEngine<T extends Executable> {
       nextScheduledTime: next ?? null,
       executionHistory: [entry, ...(obj.status?.executionHistory ?? [])].slice(0, historyLimit),
     });
+    // Counted once the status says so: a failed status write repeats the execution's last attempt.
+    this.opts.metrics?.finished(obj.kind ?? this.opts.type.kind, String(history.result));
+    return finished;
   }
 
   private conditions(
