@@ -47,6 +47,7 @@ const codes: Record<Reason, Code> = {
   [Reason.INVALID_ARGUMENT]: Code.InvalidArgument,
   [Reason.HOST_KEY_REJECTED]: Code.FailedPrecondition,
   [Reason.BRANCH_NOT_FOUND]: Code.FailedPrecondition,
+  [Reason.BRANCH_EXISTS]: Code.AlreadyExists,
 };
 
 export function toConnectError(error: unknown): ConnectError {

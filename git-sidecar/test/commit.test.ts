@@ -478,6 +478,34 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     assert.equal(await fileAt(repo.gitDir, 'pr-head-2', 'app.yaml'), undefined);
   });
 
+  it("never replaces a new head that holds someone else's work; a retry of its own creation is fine", async () => {
+    const repo = await repository({ files: 3 });
+    const head = (id: string, content: string) =>
+      commitRequest({
+        url: repo.url,
+        credentials: creds,
+        branch: 'shared-name-20261126000000',
+        rebuildFromBase: true,
+        newBranch: true,
+        id,
+        ops: [{ path: 'app.yaml', content }],
+      });
+    const created = await client.commit(head('exec-first', 'first\n'));
+    assert.equal(created.createdBranch, true);
+    const tip = await headOf(repo.gitDir, 'shared-name-20261126000000');
+    // The same execution again (a retry after a lost answer): its own commit, reported, not replaced.
+    const retried = await client.commit(head('exec-first', 'first\n'));
+    assert.deepEqual([retried.alreadyApplied, retried.commitSha], [true, tip]);
+    // Another execution that believes the name is new: refused, and the branch is left as it was.
+    await expectFailure(client.commit(head('exec-second', 'second\n')), Reason.BRANCH_EXISTS, /already exists/);
+    assert.equal(await headOf(repo.gitDir, 'shared-name-20261126000000'), tip);
+    assert.equal(await fileAt(repo.gitDir, 'shared-name-20261126000000', 'app.yaml'), 'first\n');
+    // Without new_branch (an update of its own head), the branch is rebuilt as before.
+    const updated = await client.commit({ ...head('exec-third', 'third\n'), newBranch: false });
+    assert.equal(updated.changed, true);
+    assert.equal(await fileAt(repo.gitDir, 'shared-name-20261126000000', 'app.yaml'), 'third\n');
+  });
+
   it('keeps the clone blobless: only the blobs a job needs are fetched', async () => {
     const repo = await repository({ files: 500, fileSize: 200, extraFiles: { 'append.log': 'start\n' } });
     await client.commit(

@@ -35,6 +35,7 @@ export function commitRequest(opts: {
   message?: string;
   credentials?: Credentials;
   rebuildFromBase?: boolean;
+  newBranch?: boolean;
 }): CommitRequest {
   return create(CommitRequestSchema, {
     repository: { url: opts.url, credentials: opts.credentials },
@@ -51,6 +52,7 @@ export function commitRequest(opts: {
     executionId: opts.id ?? executionId(),
     source: 'GitCommit/tests/sidecar',
     rebuildFromBase: opts.rebuildFromBase ?? false,
+    newBranch: opts.newBranch ?? false,
   });
 }
 

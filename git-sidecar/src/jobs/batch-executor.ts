@@ -247,6 +247,14 @@ export class BatchExecutor {
         this.build(jobs, objects, branchKey, tip, parent),
       );
 
+      // A head this execution names for the first time that exists already, without this execution's
+      // commit, is someone else's work (another pull request under the same name): never replaced.
+      if (req.rebuildFromBase && req.newBranch && tip && !results.every((r) => r.alreadyApplied)) {
+        throw new SidecarError(
+          Reason.BRANCH_EXISTS,
+          `branch ${branch} already exists with commits of another execution, and this job was to create it`,
+        );
+      }
       const head = results.filter((r) => r.changed).at(-1)?.sha;
       if (!head) {
         // "Nothing to do" judged on a tip we did not fetch may be stale (the branch may have moved

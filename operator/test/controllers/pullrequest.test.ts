@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { runOk } from '@gco/testenv';
 import { fileAt, headOf } from '../../../git-sidecar/test/support.ts';
+import { strftime } from '../../src/render/template.ts';
 import {
   condition,
   type Environment,
@@ -181,6 +182,36 @@ describe('PullRequest controller', function () {
     assert.equal(env.github.pullRequests.length, before);
     const branches = await runOk('git', ['--git-dir', repo.gitDir, 'branch', '--list']);
     assert.equal(branches.trim(), '* main');
+  });
+
+  it('stalls rather than replace a head branch another PullRequest made under the same name', async () => {
+    const repo = await env.repository(`company/collide-${n++}.git`, { files: 1 });
+    // Another PullRequest with this branchPrefix made its heads in these same seconds: every name this
+    // execution can pick (its start, in UTC, within the next minute) exists, holding another commit.
+    const other = (
+      await runOk('git', ['--git-dir', repo.gitDir, 'commit-tree', 'main^{tree}', '-p', 'main', '-m', 'other work'])
+    ).trim();
+    const start = Date.now();
+    for (let i = 0; i < 60; i++) {
+      const name = `shared-prefix-${strftime('%Y%m%d%H%M%S', new Date(start + i * 1000))}`;
+      await runOk('git', ['--git-dir', repo.gitDir, 'update-ref', `refs/heads/${name}`, other]);
+    }
+    const before = env.github.pullRequests.length;
+    await env.apply({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name: 'collides', namespace: ns },
+      spec: {
+        repository: { url: repo.url, baseBranch: 'main' },
+        auth: { secretName: 'github-token' },
+        pullRequest: { title: 'Collides', branchPrefix: 'shared-prefix' },
+        files: [{ path: 'mine.txt', content: 'mine\n' }],
+      },
+    });
+    const status = await waitStatus(env, 'pullrequest', 'collides', stalledWith('BranchExists'), ns);
+    assert.match(status.message, /branchPrefix 'shared-prefix'/);
+    assert.equal(await headOf(repo.gitDir, status.headBranch), other, "the other PullRequest's head is untouched");
+    assert.equal(env.github.pullRequests.length, before, 'no pull request opened');
   });
 
   it('opens drafts with labels, and stalls on a label the repository lacks', async () => {

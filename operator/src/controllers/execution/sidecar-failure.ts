@@ -10,6 +10,7 @@ const reasons: Record<number, { reason: string; permanent: boolean }> = {
   [Reason.INVALID_PATH]: { reason: 'InvalidPath', permanent: true },
   [Reason.INVALID_ARGUMENT]: { reason: 'InvalidSpec', permanent: true },
   [Reason.BRANCH_NOT_FOUND]: { reason: 'BranchNotFound', permanent: false },
+  [Reason.BRANCH_EXISTS]: { reason: 'BranchExists', permanent: true },
   [Reason.CONFLICT_UNRESOLVABLE]: { reason: 'BranchMoved', permanent: false },
   [Reason.TIMEOUT]: { reason: 'Timeout', permanent: false },
   [Reason.UNAVAILABLE]: { reason: 'GitUnavailable', permanent: false },

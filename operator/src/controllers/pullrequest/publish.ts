@@ -64,8 +64,8 @@ export async function publishPullRequest(
     open = await github.openPullRequestFor(status.headBranch);
   const reuseHead =
     open?.headRefName ?? (status.headBranch && !status.pullRequestNumber ? status.headBranch : undefined);
-  const head =
-    reuseHead ?? `${spec.pullRequest.branchPrefix ?? 'git-change-operator'}-${strftime('%Y%m%d%H%M%S', ctx.instant)}`;
+  const prefix = spec.pullRequest.branchPrefix ?? 'git-change-operator';
+  const head = reuseHead ?? `${prefix}-${strftime('%Y%m%d%H%M%S', ctx.instant)}`;
   if (head !== status.headBranch) {
     await ctx.saveStatus({ headBranch: head, pullRequestNumber: null, pullRequestURL: null, pullRequestState: null });
   }
@@ -83,11 +83,21 @@ export async function publishPullRequest(
         message: rendered.message ?? title,
         executionId: ctx.execution.id,
         source: `PullRequest/${pr.metadata.namespace}/${pr.metadata.name}`,
+        // A name made now must not replace a branch someone else made under it: two PullRequests with one
+        // branchPrefix on one repository, executing in the same second, would otherwise share a head.
+        newBranch: reuseHead === undefined,
       }),
       { timeoutMs: settings.executionTimeoutMs },
     );
   } catch (error) {
-    throw sidecarFailure(error);
+    const failure = sidecarFailure(error);
+    if (failure.reason === 'BranchExists') {
+      throw permanent(
+        'BranchExists',
+        `head branch ${head} exists already with another execution's commit (another PullRequest with branchPrefix '${prefix}' on this repository, in the same second?); it was left as it is. Give each PullRequest its own spec.pullRequest.branchPrefix; the next execution makes a new name`,
+      );
+    }
+    throw failure;
   }
 
   if (!response.changed && !response.alreadyApplied) {

@@ -265,6 +265,15 @@ export declare type CommitRequest = Message<"gco.sidecar.v1.CommitRequest"> & {
    * @generated from field: bool rebuild_from_base = 9;
    */
   rebuildFromBase: boolean;
+
+  /**
+   * With rebuild_from_base: the target branch is new to this execution (a freshly named pull-request
+   * head). If it exists and does not hold this execution's commit, it is someone else's work under the
+   * same name, and the job fails with REASON_BRANCH_EXISTS instead of replacing it.
+   *
+   * @generated from field: bool new_branch = 10;
+   */
+  newBranch: boolean;
 };
 
 /**
@@ -567,6 +576,13 @@ export enum Failure_Reason {
    * @generated from enum value: REASON_BRANCH_NOT_FOUND = 9;
    */
   BRANCH_NOT_FOUND = 9,
+
+  /**
+   * A branch that new_branch said was new exists with other work on it; permanent.
+   *
+   * @generated from enum value: REASON_BRANCH_EXISTS = 10;
+   */
+  BRANCH_EXISTS = 10,
 }
 
 /**
