@@ -25,6 +25,11 @@ const patterns: Array<[RegExp, Reason]> = [
     /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|No \S+ host key is known/i,
     Reason.HOST_KEY_REJECTED,
   ],
+  // OpenSSL's and GnuTLS's words (Debian's git links libcurl-gnutls).
+  [
+    /SSL certificate problem|server certificate verification failed|certificate verify failed/i,
+    Reason.CERTIFICATE_REJECTED,
+  ],
   [
     /Authentication failed|returned error: 40[13]|could not read (Username|Password)|Permission denied \(|terminal prompts disabled|Invalid username or password/i,
     Reason.AUTHENTICATION_REJECTED,

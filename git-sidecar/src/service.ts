@@ -48,6 +48,7 @@ const codes: Record<Reason, Code> = {
   [Reason.HOST_KEY_REJECTED]: Code.FailedPrecondition,
   [Reason.BRANCH_NOT_FOUND]: Code.FailedPrecondition,
   [Reason.BRANCH_EXISTS]: Code.AlreadyExists,
+  [Reason.CERTIFICATE_REJECTED]: Code.FailedPrecondition,
 };
 
 export function toConnectError(error: unknown): ConnectError {

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { runOk } from './processes.ts';
@@ -32,6 +33,8 @@ export interface GitHttpServerOptions {
    * ("push to create"). Off by default: a push to a missing repository is a 404, as on GitHub.
    */
   createOnPush?: boolean;
+  /** Serve HTTPS with this key and certificate (PEM), as a host with a private CA does. */
+  tls?: { key: string; cert: string };
 }
 
 export interface GitHttpRequest {
@@ -53,6 +56,7 @@ export class GitHttpServer {
   partialClone: boolean;
   auth: GitHttpAuth | undefined;
   readonly createOnPush: boolean;
+  private readonly tls: GitHttpServerOptions['tls'];
   private readonly routes: RouteHandler[] = [];
   private server: Server | undefined;
   private port = 0;
@@ -62,10 +66,11 @@ export class GitHttpServer {
     this.auth = options.auth;
     this.partialClone = options.partialClone ?? true;
     this.createOnPush = options.createOnPush ?? false;
+    this.tls = options.tls;
   }
 
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** URL of a repository under the root, such as `url('team/config.git')`. */
@@ -79,12 +84,13 @@ export class GitHttpServer {
 
   /** Listens on loopback with a free port unless told otherwise. */
   async start(listen: { host?: string; port?: number } = {}): Promise<this> {
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`internal error: ${String(error)}\n`);
       });
-    });
+    };
+    this.server = this.tls ? createHttpsServer(this.tls, handler) : createServer(handler);
     await new Promise<void>((resolve) => this.server?.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;

@@ -1,3 +1,4 @@
+export { createTestCertificates, type TestCertificates } from './certificates.ts';
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';

@@ -11,6 +11,7 @@ const reasons: Record<number, { reason: string; permanent: boolean }> = {
   [Reason.INVALID_ARGUMENT]: { reason: 'InvalidSpec', permanent: true },
   [Reason.BRANCH_NOT_FOUND]: { reason: 'BranchNotFound', permanent: false },
   [Reason.BRANCH_EXISTS]: { reason: 'BranchExists', permanent: true },
+  [Reason.CERTIFICATE_REJECTED]: { reason: 'CertificateRejected', permanent: true },
   [Reason.CONFLICT_UNRESOLVABLE]: { reason: 'BranchMoved', permanent: false },
   [Reason.TIMEOUT]: { reason: 'Timeout', permanent: false },
   [Reason.UNAVAILABLE]: { reason: 'GitUnavailable', permanent: false },
@@ -26,6 +27,11 @@ export function sidecarFailure(error: unknown): ExecutionFailure {
     return transient('SidecarUnavailable', `calling the git sidecar failed: ${message}`);
   }
   const mapped = reasons[failure.reason] ?? { reason: 'GitError', permanent: !failure.retryable };
+  if (failure.reason === Reason.CERTIFICATE_REJECTED)
+    return permanent(
+      mapped.reason,
+      `${message} (for a server with a private CA, add the CA's PEM bundle to the auth Secret as ca.crt)`,
+    );
   if (failure.reason === Reason.CONFLICT_UNRESOLVABLE && !failure.retryable) return permanent('PushRejected', message);
   return mapped.permanent ? permanent(mapped.reason, message) : transient(mapped.reason, message);
 }

@@ -583,6 +583,14 @@ export enum Failure_Reason {
    * @generated from enum value: REASON_BRANCH_EXISTS = 10;
    */
   BRANCH_EXISTS = 10,
+
+  /**
+   * The HTTPS server's certificate is not trusted (a private CA not given as ca_certificate, an
+   * expired or mismatched certificate); permanent until fixed.
+   *
+   * @generated from enum value: REASON_CERTIFICATE_REJECTED = 11;
+   */
+  CERTIFICATE_REJECTED = 11,
 }
 
 /**
