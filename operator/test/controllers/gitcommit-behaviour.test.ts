@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runOk } from '@gco/testenv';
+import { createBareRepository, createTestCertificates, GitHttpServer, runOk } from '@gco/testenv';
 import { commitCount, fileAt } from '../../../git-sidecar/test/support.ts';
 import {
   condition,
@@ -262,6 +262,43 @@ describe('GitCommit controller: behaviour', function () {
     const status = await getStatus(env, 'gitcommit', gc.name, ns);
     assert.equal(status.executionHistory[0].trigger, 'SecretChanged');
     assert.equal(await fileAt(gc.gitDir, 'main', 'fixed.txt'), 'fixed');
+  });
+
+  it("trusts a private CA from the Secret's ca.crt; without it, stalls with CertificateRejected", async () => {
+    const certs = await createTestCertificates();
+    const tls = await new GitHttpServer({
+      root: join(env.root, 'tls-repos'),
+      auth: { tokens: [token] },
+      tls: { key: certs.serverKey, cert: certs.serverCert },
+    }).start();
+    try {
+      await createBareRepository(join(env.root, 'tls-repos/private.git'), { files: 1 });
+      const secret = (name: string, data: Record<string, string>) =>
+        env.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData: data });
+      await secret('private-ca', { token, 'ca.crt': certs.caCert });
+      await secret('no-ca', { token });
+      const commitTo = (name: string, secretName: string) =>
+        env.apply({
+          apiVersion: 'gco.galos.one/v1',
+          kind: 'GitCommit',
+          metadata: { name, namespace: ns },
+          spec: {
+            repository: { url: tls.url('private.git'), branch: 'main' },
+            auth: { secretName },
+            commit: { author: 'Behaviour <b@example.com>', message: name },
+            files: [{ path: `${name}.txt`, content: 'over https\n' }],
+          },
+        });
+      await commitTo('tls-trusted', 'private-ca');
+      await commitTo('tls-untrusted', 'no-ca');
+      await waitReady(env, 'gitcommit', 'tls-trusted', ns);
+      assert.equal(await fileAt(join(env.root, 'tls-repos/private.git'), 'main', 'tls-trusted.txt'), 'over https\n');
+      const stalled = await waitStatus(env, 'gitcommit', 'tls-untrusted', stalledWith('CertificateRejected'), ns);
+      assert.match(stalled.message, /ca\.crt/);
+      assert.equal(await fileAt(join(env.root, 'tls-repos/private.git'), 'main', 'tls-untrusted.txt'), undefined);
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('stalls on a repository that does not exist', async () => {
