@@ -7,7 +7,7 @@ export interface SidecarConfig {
   socketMode: number;
   tcp: { host: string; port: number } | undefined;
   /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
-  metricsAddress: { host: string; port: number } | undefined;
+  metricsAddress: { host: string | undefined; port: number } | undefined;
   dataDir: string;
   allowFileUrls: boolean;
   diskBudgetBytes: number;
@@ -102,7 +102,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       throw new Error(
         `--metrics-address: expected [host]:port, such as :8082, or 0 for none; got ${JSON.stringify(metricsText)}`,
       );
-    metricsAddress = { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+    // No host: every interface, IPv6 and IPv4 (Node listens on :: where IPv6 exists, else 0.0.0.0).
+    metricsAddress = { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || undefined, port: Number(m[2]) };
   }
   return {
     socketPath: get('socket'),

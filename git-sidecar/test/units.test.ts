@@ -109,6 +109,11 @@ describe('git sidecar: units', () => {
     assert.equal(parseConfig([], { GCO_SIDECAR_CONCURRENCY: '7' }).concurrency, 7);
     assert.throws(() => parseConfig(['--concurrency=0'], {}), /--concurrency/);
     assert.throws(() => parseConfig(['--no-such-flag'], {}));
+    // Metrics on every interface by default (IPv6 and IPv4), a host when given, off with 0.
+    assert.deepEqual(parseConfig([], {}).metricsAddress, { host: undefined, port: 8082 });
+    assert.deepEqual(parseConfig(['--metrics-address=127.0.0.1:9'], {}).metricsAddress, { host: '127.0.0.1', port: 9 });
+    assert.equal(parseConfig(['--metrics-address=0'], {}).metricsAddress, undefined);
+    assert.throws(() => parseConfig(['--metrics-address=8082'], {}), /--metrics-address: expected \[host\]:port/);
   });
 
   it('redacts every secret from text', () => {

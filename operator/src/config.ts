@@ -15,9 +15,10 @@ export interface OperatorConfig {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
-  healthAddress: { host: string; port: number };
+  /** host undefined: every interface, IPv6 and IPv4. */
+  healthAddress: { host: string | undefined; port: number };
   /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
-  metricsAddress: { host: string; port: number } | undefined;
+  metricsAddress: { host: string | undefined; port: number } | undefined;
   githubApiUrl: string | undefined;
   logLevel: Level;
 }
@@ -50,12 +51,17 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** `[host]:port`, as controller-runtime's address flags take it; no host means every interface. */
-function parseAddress(flag: string, text: string): { host: string; port: number } {
+/**
+ * `[host]:port`, as controller-runtime's address flags take it. No host means every interface: Node then
+ * listens on `::` where IPv6 exists (which takes IPv4 too) and on 0.0.0.0 where it does not, so probes
+ * and scrapes work in IPv4, IPv6 and dual-stack clusters.
+ */
+function parseAddress(flag: string, text: string): { host: string | undefined; port: number } {
   const m = /^(.*):(\d+)$/.exec(text);
   if (!m || Number(m[2]) > 65535)
     throw new Error(`--${flag}: expected [host]:port, such as :8080, got ${JSON.stringify(text)}`);
-  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+  // An IPv6 host is written in brackets ([::1]:8080), as Go's flags take it; Node wants it bare.
+  return { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || undefined, port: Number(m[2]) };
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {

@@ -13,7 +13,7 @@ export interface MetricsServer {
 }
 
 export async function startMetricsServer(opts: {
-  host: string;
+  host: string | undefined;
   port: number;
   registry: Registry;
   logger: Logger;

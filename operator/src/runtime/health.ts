@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 
 export function startHealthServer(opts: {
-  host: string;
+  host: string | undefined;
   port: number;
   ready: () => boolean;
 }): Promise<Server & { port: number }> {
