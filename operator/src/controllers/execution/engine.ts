@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inSpan } from '@gco/git-sidecar/telemetry';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { annotations } from '../../api/v1/types.ts';
 import type { Logger } from '../../logger.ts';
 import type { SkippedReference } from '../../render/render.ts';
@@ -96,6 +96,8 @@ export interface EngineOptions<T extends Executable> {
 }
 
 const historyLimit = 10;
+/** Attempts of one execution that share its first attempt's trace (about 40 minutes of default backoff). */
+const attemptsInOneTrace = 10;
 
 /** The W3C traceparent of the active span, when tracing is on (the no-op propagator writes nothing). */
 function traceparentOfActiveSpan(): { traceparent?: string } {
@@ -204,16 +206,18 @@ export class ExecutionEngine<T extends Executable> {
       'gco.execution.trigger': active.trigger,
       'gco.execution.attempt': active.attempts + 1,
     };
-    // Every attempt, also after a backoff or an operator restart, joins the trace of the first one; the
-    // attempt's own reconcile (a trace of its own then) is linked.
+    // The first attempts, also after a backoff or an operator restart, join the trace of the first one,
+    // linking their own reconcile. Later ones (backoff grows to minutes) start a trace of their own that
+    // links the first: a trace that spans hours is one trace backends show poorly.
     const reconcileSpan = trace.getActiveSpan()?.spanContext();
-    const first = active.traceparent
-      ? propagation.extract(context.active(), { traceparent: active.traceparent })
-      : context.active();
-    return context.with(first, () =>
+    const firstContext = active.traceparent
+      ? trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent: active.traceparent }))
+      : undefined;
+    const join = firstContext !== undefined && active.attempts < attemptsInOneTrace;
+    return context.with(join ? trace.setSpanContext(context.active(), firstContext) : context.active(), () =>
       inSpan('execution', attributes, (span) => {
-        if (reconcileSpan && reconcileSpan.traceId !== span.spanContext().traceId)
-          span.addLink({ context: reconcileSpan });
+        const link = join ? reconcileSpan : firstContext;
+        if (link && link.traceId !== span.spanContext().traceId) span.addLink({ context: link });
         return this.run(obj, active, ctx);
       }),
     );
