@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createRegistry } from '@gco/git-sidecar/telemetry';
 import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { parseAllDocuments } from 'yaml';
+import { SidecarMetrics } from '../../../git-sidecar/src/jobs/metrics.ts';
+import type { CloneStore } from '../../../git-sidecar/src/store/clone-store.ts';
+import { ExecutionMetrics } from '../../src/controllers/execution/metrics.ts';
+import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 
 describe('manifests (kustomize)', function () {
   this.timeout(120_000);
@@ -79,7 +85,9 @@ describe('manifests (kustomize)', function () {
     await plane.installCrds([join(repoRoot, 'e2e/fixtures/monitoring-crds.yaml')]);
     const built = await plane.kubectl(['kustomize', join(repoRoot, 'manifests/prometheus')]);
     assert.equal(built.code, 0, built.stderr);
-    const monitor = parseAllDocuments(built.stdout)[0]?.toJS() as any;
+    const monitor = parseAllDocuments(built.stdout)
+      .map((d) => d.toJS() as any)
+      .find((d) => d.kind === 'ServiceMonitor');
     const service = parseAllDocuments((await plane.kubectl(['kustomize', join(repoRoot, 'manifests/manager')])).stdout)
       .map((d) => d.toJS() as any)
       .find((d) => d.kind === 'Service');
@@ -93,6 +101,41 @@ describe('manifests (kustomize)', function () {
       input: built.stdout,
     });
     assert.equal(applied.code, 0, applied.stderr);
+  });
+
+  it('prometheus: every alert parses as PromQL and names only metrics the two processes export', async () => {
+    const built = await plane.kubectl(['kustomize', join(repoRoot, 'manifests/prometheus')]);
+    const rule = parseAllDocuments(built.stdout)
+      .map((d) => d.toJS() as any)
+      .find((d) => d.kind === 'PrometheusRule');
+    const registry = createRegistry();
+    new RuntimeMetrics(registry);
+    RuntimeMetrics.leader(registry, () => true);
+    new ExecutionMetrics(registry);
+    new SidecarMetrics(registry, {
+      scheduler: () => undefined,
+      store: { totalBytes: () => 0, count: () => 0 } as unknown as CloneStore,
+    });
+    const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+    const alerts = rule.spec.groups.flatMap((g: any) => g.rules);
+    assert.ok(alerts.length >= 5);
+    for (const alert of alerts) {
+      let error: string | undefined;
+      promql.parse(alert.expr).iterate({
+        enter: (node) => {
+          if (node.type.isError) error ??= `at ${node.from}`;
+        },
+      });
+      assert.equal(error, undefined, `${alert.alert}: ${alert.expr} does not parse (${error})`);
+      const names = [...alert.expr.matchAll(/\bgco_\w+/g)].map((m: RegExpMatchArray) => m[0]);
+      assert.ok(names.length > 0, alert.alert);
+      for (const name of names)
+        assert.ok(
+          exported.has(name.replace(/_(bucket|count|sum)$/, '')),
+          `${alert.alert} uses ${name}, which nothing exports`,
+        );
+      assert.ok(alert.annotations?.summary && alert.labels?.severity, `${alert.alert} has a summary and a severity`);
+    }
   });
 
   it('dev/samples: the samples, pointed at the development git server with its token, apply', async () => {
