@@ -15,7 +15,7 @@ import { commitRequest, tokenCredentials } from './support.ts';
 
 const token = 'ghp_batch_tracing_token_0123456789';
 
-describe('git sidecar: tracing a batch of jobs', function () {
+describe('git sidecar: traces of batches, exported over HTTP and gRPC', function () {
   this.timeout(120_000);
 
   it('puts the batch in the trace of its first job; the others link to it from their queue spans', async () => {
@@ -58,6 +58,35 @@ describe('git sidecar: tracing a batch of jobs', function () {
       assert.equal(batch.attributes['gco.branch'], 'main', 'the branch the batch resolved');
       // Nothing complained about a span used after it ended.
       assert.doesNotMatch(await sidecar.logs(), /ended Span/);
+    } finally {
+      await sidecar.stop();
+      await receiver.close();
+      await server.stop();
+    }
+  });
+
+  it('exports over OTLP/gRPC as well (OTEL_EXPORTER_OTLP_PROTOCOL=grpc)', async () => {
+    const root = await tempDir();
+    await createBareRepository(join(root, 'repos/grpc.git'), { files: 2 });
+    const server = await new GitHttpServer({ root: join(root, 'repos'), auth: { tokens: [token] } }).start();
+    const receiver = await OtlpReceiver.start({ protocol: 'grpc' });
+    const sidecar = await startSidecar({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+    });
+    try {
+      const client = createSidecarClient({ socketPath: sidecar.socketPath });
+      await client.commit(
+        commitRequest({
+          url: server.url('grpc.git'),
+          credentials: tokenCredentials(token),
+          ops: [{ path: 'g.txt', content: 'g\n' }],
+        }),
+      );
+      await sidecar.stop(); // flushes the spans
+      assert.equal(receiver.requests('/opentelemetry.proto.collector.trace.v1.TraceService/Export') > 0, true);
+      const names = new Set(receiver.spans.filter((s) => s.serviceName === 'git-sidecar').map((s) => s.name));
+      for (const name of ['gco.sidecar.v1.GitSidecarService/Commit', 'sidecar queue', 'git batch', 'git push'])
+        assert.ok(names.has(name), `${name} arrived over gRPC (got ${[...names]})`);
     } finally {
       await sidecar.stop();
       await receiver.close();

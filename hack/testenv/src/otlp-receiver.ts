@@ -1,11 +1,19 @@
 /**
- * An OTLP/HTTP receiver on loopback, standing in for a collector: point OTEL_EXPORTER_OTLP_ENDPOINT at
- * `url`. Spans sent to /v1/traces are decoded (protobuf, the JS SDK's default, or JSON, gzipped or
- * not); /v1/metrics and /v1/logs are accepted unread. Every request is counted by path, so a test can
- * also show that nothing was exported.
+ * An OTLP receiver on loopback, standing in for a collector: point OTEL_EXPORTER_OTLP_ENDPOINT at
+ * `url`. Over HTTP (the default), spans sent to /v1/traces are decoded (protobuf, the JS SDK's default,
+ * or JSON, gzipped or not); /v1/metrics and /v1/logs are accepted unread. With `protocol: 'grpc'` it is
+ * an OTLP/gRPC collector instead (HTTP/2, the TraceService Export method, gRPC framing and trailers), for
+ * OTEL_EXPORTER_OTLP_PROTOCOL=grpc. Every request is counted by path, so a test can also show that
+ * nothing was exported.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeJsonTraces, decodeProtobufTraces, type ReceivedSpan } from './otlp-decode.ts';
@@ -13,6 +21,12 @@ import { decodeJsonTraces, decodeProtobufTraces, type ReceivedSpan } from './otl
 export type { ReceivedSpan } from './otlp-decode.ts';
 
 const signals = new Set(['/v1/traces', '/v1/metrics', '/v1/logs']);
+const grpcTraceExport = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const grpcExports = new Set([
+  grpcTraceExport,
+  '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+  '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+]);
 
 type Encoding = 'json' | 'protobuf';
 
@@ -40,16 +54,25 @@ export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   #counts = new Map<string, number>();
   #waiters = new Set<() => void>();
-  #server = createServer((req, res) => {
-    this.#handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end(`cannot decode: ${error instanceof Error ? error.message : String(error)}\n`);
-    });
-  });
+  #server: Server | Http2Server;
+
+  private constructor(protocol: 'http' | 'grpc') {
+    this.#server =
+      protocol === 'grpc'
+        ? createHttp2Server().on('stream', (stream, headers) => {
+            this.#handleGrpc(stream, String(headers[':path'] ?? '')).catch(() => stream.close());
+          })
+        : createServer((req, res) => {
+            this.#handle(req, res).catch((error: unknown) => {
+              if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
+              res.end(`cannot decode: ${error instanceof Error ? error.message : String(error)}\n`);
+            });
+          });
+  }
 
   /** On a free loopback port, or on `port` (4318, the exporters' default, to catch stray exports). */
-  static async start(opts: { port?: number } = {}): Promise<OtlpReceiver> {
-    const receiver = new OtlpReceiver();
+  static async start(opts: { port?: number; protocol?: 'http' | 'grpc' } = {}): Promise<OtlpReceiver> {
+    const receiver = new OtlpReceiver(opts.protocol ?? 'http');
     receiver.#server.listen(opts.port ?? 0, '127.0.0.1');
     await once(receiver.#server, 'listening');
     return receiver;
@@ -89,11 +112,43 @@ export class OtlpReceiver {
   }
 
   async close(): Promise<void> {
-    const closed = once(this.#server, 'close');
-    this.#server.close();
+    const server = this.#server;
+    const closed = once(server, 'close');
+    server.close();
     // Exporters keep their connection alive; without this close() would wait for it to time out.
-    this.#server.closeAllConnections();
+    if ('closeAllConnections' in server) server.closeAllConnections();
+    else for (const session of this.#sessions) session.destroy();
     await closed;
+  }
+
+  #sessions = new Set<ServerHttp2Session>();
+
+  /** One unary gRPC call: length-prefixed messages in, an empty response and grpc-status 0 out. */
+  async #handleGrpc(stream: ServerHttp2Stream, path: string): Promise<void> {
+    this.#sessions.add(stream.session as ServerHttp2Session);
+    this.#counts.set(path, (this.#counts.get(path) ?? 0) + 1);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const respond = (status: number, message = '') => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({ 'grpc-status': String(status), ...(message ? { 'grpc-message': message } : {}) }),
+      );
+      stream.end(status === 0 ? Buffer.from([0, 0, 0, 0, 0]) : undefined);
+    };
+    if (!grpcExports.has(path)) return respond(12, 'unimplemented');
+    if (path === grpcTraceExport) {
+      for (let i = 0; i + 5 <= body.length; ) {
+        const compressed = body[i] === 1;
+        const length = body.readUInt32BE(i + 1);
+        const message = body.subarray(i + 5, i + 5 + length);
+        this.spans.push(...decodeProtobufTraces(compressed ? gunzipSync(message) : message));
+        i += 5 + length;
+      }
+      for (const check of [...this.#waiters]) check();
+    }
+    respond(0);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
