@@ -1,5 +1,5 @@
-/** Command-line flags of the sidecar (each also settable as an environment variable GCO_SIDECAR_<FLAG>). */
-import { parseArgs } from 'node:util';
+/** Command-line flags of the sidecar (each also settable as an environment variable GCO_SIDECAR_<FLAG>; flags.ts). */
+import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from './flags.ts';
 import type { Level } from './logger.ts';
 
 export interface SidecarConfig {
@@ -7,7 +7,7 @@ export interface SidecarConfig {
   socketMode: number;
   tcp: { host: string; port: number } | undefined;
   /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
-  metricsAddress: { host: string | undefined; port: number } | undefined;
+  metricsAddress: ListenAddress | undefined;
   dataDir: string;
   allowFileUrls: boolean;
   diskBudgetBytes: number;
@@ -77,41 +77,17 @@ function parseCount(flag: string, text: string, min = 1): number {
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarConfig {
-  const defaults: Record<string, string | boolean> = {};
-  for (const [name, spec] of Object.entries(flags)) {
-    const fromEnv = env[`GCO_SIDECAR_${name.toUpperCase().replaceAll('-', '_')}`];
-    defaults[name] = fromEnv === undefined ? spec.default : spec.type === 'boolean' ? fromEnv === 'true' : fromEnv;
-  }
-  const { values: v } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
-  const get = (name: keyof typeof flags) => (v[name] !== flags[name].default ? v[name] : defaults[name]) as string;
-  const level = get('log-level');
-  if (!['debug', 'info', 'warn', 'error'].includes(level))
-    throw new Error(`--log-level: one of debug, info, warn, error`);
-  const tcpText = get('listen-tcp');
-  let tcp: SidecarConfig['tcp'];
-  if (tcpText) {
-    const m = /^(.*):(\d+)$/.exec(tcpText);
-    if (!m) throw new Error(`--listen-tcp: expected host:port, got ${JSON.stringify(tcpText)}`);
-    tcp = { host: m[1] || '127.0.0.1', port: Number(m[2]) };
-  }
-  const metricsText = get('metrics-address');
-  let metricsAddress: SidecarConfig['metricsAddress'];
-  if (metricsText !== '0') {
-    const m = /^(.*):(\d+)$/.exec(metricsText);
-    if (!m || Number(m[2]) > 65535)
-      throw new Error(
-        `--metrics-address: expected [host]:port, such as :8082, or 0 for none; got ${JSON.stringify(metricsText)}`,
-      );
-    // No host: every interface, IPv6 and IPv4 (Node listens on :: where IPv6 exists, else 0.0.0.0).
-    metricsAddress = { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || undefined, port: Number(m[2]) };
-  }
+  const flag = readFlags(flags, argv, env, 'GCO_SIDECAR_');
+  const get = flag.string;
+  const tcp = get('listen-tcp') ? parseListenAddress('listen-tcp', get('listen-tcp')) : undefined;
   return {
     socketPath: get('socket'),
-    metricsAddress,
+    metricsAddress: parseListenAddress('metrics-address', get('metrics-address'), { allowOff: true }),
     socketMode: Number.parseInt(get('socket-mode'), 8),
-    tcp,
+    // Development only: loopback unless a host is named.
+    tcp: tcp && { host: tcp.host ?? '127.0.0.1', port: tcp.port },
     dataDir: get('data-dir'),
-    allowFileUrls: Boolean(v['allow-file-urls'] || defaults['allow-file-urls']),
+    allowFileUrls: flag.boolean('allow-file-urls'),
     diskBudgetBytes: parseBytes('disk-budget', get('disk-budget')),
     maxFileBytes: parseBytes('max-file-size', get('max-file-size')),
     maxJobBytes: parseBytes('max-job-size', get('max-job-size')),
@@ -123,6 +99,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     maxBatch: parseCount('max-batch', get('max-batch')),
     maintenanceIntervalMs: parseDuration('maintenance-interval', get('maintenance-interval')),
     executionSearchDepth: parseCount('execution-search-depth', get('execution-search-depth')),
-    logLevel: level as Level,
+    logLevel: parseLogLevel(get('log-level')),
   };
 }

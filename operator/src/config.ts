@@ -1,5 +1,5 @@
-/** Command-line flags of the operator (each also settable as GCO_<FLAG> in the environment). */
-import { parseArgs } from 'node:util';
+/** Command-line flags of the operator (each also settable as GCO_<FLAG> in the environment; flags.ts). */
+import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/git-sidecar/flags';
 import type { Level } from './logger.ts';
 
 export interface OperatorConfig {
@@ -15,10 +15,9 @@ export interface OperatorConfig {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
-  /** host undefined: every interface, IPv6 and IPv4. */
-  healthAddress: { host: string | undefined; port: number };
+  healthAddress: ListenAddress;
   /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
-  metricsAddress: { host: string | undefined; port: number } | undefined;
+  metricsAddress: ListenAddress | undefined;
   githubApiUrl: string | undefined;
   logLevel: Level;
 }
@@ -51,58 +50,34 @@ const list = (text: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/**
- * `[host]:port`, as controller-runtime's address flags take it. No host means every interface: Node then
- * listens on `::` where IPv6 exists (which takes IPv4 too) and on 0.0.0.0 where it does not, so probes
- * and scrapes work in IPv4, IPv6 and dual-stack clusters.
- */
-function parseAddress(flag: string, text: string): { host: string | undefined; port: number } {
-  const m = /^(.*):(\d+)$/.exec(text);
-  if (!m || Number(m[2]) > 65535)
-    throw new Error(`--${flag}: expected [host]:port, such as :8080, got ${JSON.stringify(text)}`);
-  // An IPv6 host is written in brackets ([::1]:8080), as Go's flags take it; Node wants it bare.
-  return { host: m[1]?.replace(/^\[(.*)\]$/, '$1') || undefined, port: Number(m[2]) };
-}
-
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig {
-  const { values } = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
-  const get = (name: keyof typeof flags): string | boolean => {
-    const fromEnv = env[`GCO_${name.toUpperCase().replaceAll('-', '_')}`];
-    const v = values[name];
-    if (v !== flags[name].default) return v as string | boolean;
-    if (fromEnv !== undefined) return flags[name].type === 'boolean' ? fromEnv === 'true' : fromEnv;
-    return flags[name].default;
-  };
+  const flag = readFlags(flags, argv, env, 'GCO_');
+  const get = flag.string;
   const operatorNamespace = env.POD_NAMESPACE || defaultOperatorNamespace;
-  const author = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(String(get('default-author')));
+  const author = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(get('default-author'));
   if (!author)
     throw new Error(`--default-author: expected 'Name <email>', got ${JSON.stringify(get('default-author'))}`);
   const concurrency = Number(get('concurrency'));
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency: a whole number >= 1');
   const timeout = Number(get('execution-timeout'));
   if (!(timeout > 0)) throw new Error('--execution-timeout: seconds, > 0');
-  const healthAddress = parseAddress('health-address', String(get('health-address')));
-  const metrics = String(get('metrics-address'));
-  const level = String(get('log-level'));
-  if (!['debug', 'info', 'warn', 'error'].includes(level))
-    throw new Error('--log-level: one of debug, info, warn, error');
-  const trusted = list(String(get('trusted-namespaces')));
+  const trusted = list(get('trusted-namespaces'));
   return {
-    kubeconfig: String(get('kubeconfig')) || undefined,
-    namespaces: list(String(get('namespaces'))),
+    kubeconfig: get('kubeconfig') || undefined,
+    namespaces: list(get('namespaces')),
     trustedNamespaces: trusted.length > 0 ? trusted : [operatorNamespace],
-    allowSecretExport: Boolean(get('allow-secret-export')),
-    allowFileUrls: Boolean(get('allow-file-urls')),
+    allowSecretExport: flag.boolean('allow-secret-export'),
+    allowFileUrls: flag.boolean('allow-file-urls'),
     defaultAuthor: { name: author[1] as string, email: author[2] as string },
-    sidecarSocket: String(get('sidecar-socket')),
+    sidecarSocket: get('sidecar-socket'),
     concurrency,
     executionTimeoutMs: timeout * 1000,
-    leaderElect: Boolean(get('leader-elect')),
-    leaderElectionNamespace: String(get('leader-election-namespace')) || operatorNamespace,
-    leaderElectionId: String(get('leader-election-id')),
-    healthAddress,
-    metricsAddress: metrics === '0' ? undefined : parseAddress('metrics-address', metrics),
-    githubApiUrl: String(get('github-api-url')) || undefined,
-    logLevel: level as Level,
+    leaderElect: flag.boolean('leader-elect'),
+    leaderElectionNamespace: get('leader-election-namespace') || operatorNamespace,
+    leaderElectionId: get('leader-election-id'),
+    healthAddress: parseListenAddress('health-address', get('health-address')),
+    metricsAddress: parseListenAddress('metrics-address', get('metrics-address'), { allowOff: true }),
+    githubApiUrl: get('github-api-url') || undefined,
+    logLevel: parseLogLevel(get('log-level')),
   };
 }

@@ -11,4 +11,16 @@ describe('operator flags', () => {
     assert.equal(parseConfig([], { GCO_METRICS_ADDRESS: '0' }).metricsAddress, undefined);
     assert.throws(() => parseConfig(['--health-address=8081'], {}), /--health-address: expected \[host\]:port/);
   });
+
+  it('takes each flag from the command line, else GCO_<FLAG>, else its default', () => {
+    assert.equal(parseConfig([], {}).concurrency, 4);
+    assert.equal(parseConfig([], { GCO_CONCURRENCY: '7' }).concurrency, 7);
+    assert.equal(parseConfig(['--concurrency=3'], { GCO_CONCURRENCY: '7' }).concurrency, 3);
+    assert.equal(parseConfig([], { GCO_LEADER_ELECT: 'true' }).leaderElect, true);
+    assert.equal(parseConfig(['--leader-elect'], {}).leaderElect, true);
+    assert.equal(parseConfig([], {}).leaderElect, false);
+    assert.equal(parseConfig([], { GCO_LOG_LEVEL: 'debug' }).logLevel, 'debug');
+    assert.throws(() => parseConfig(['--log-level=loud'], {}), /--log-level: one of debug, info, warn, error/);
+    assert.throws(() => parseConfig(['--no-such-flag'], {}));
+  });
 });
