@@ -5,7 +5,6 @@
 
 import { createSidecarClient } from '@gco/git-sidecar/client';
 import { createRegistry, startMetricsServer, startTracing } from '@gco/git-sidecar/telemetry';
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseConfig } from './config.ts';
 import { informersFor, secretType } from './controllers/execution/controller.ts';
 import { ExecutionMetrics } from './controllers/execution/metrics.ts';
@@ -13,6 +12,7 @@ import { gitCommitController } from './controllers/gitcommit/controller.ts';
 import { pullRequestController } from './controllers/pullrequest/controller.ts';
 import { createLogger } from './logger.ts';
 import { redactCredentials } from './redaction.ts';
+import { type ClusterAuth, loadClusterAuth } from './runtime/cluster-auth.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { KubeClient } from './runtime/kube-client.ts';
@@ -32,15 +32,14 @@ const logger = createLogger({ level: config.logLevel, component: 'operator', red
 const tracing = await startTracing({ serviceName: 'git-change-operator', logger, redact: redactCredentials });
 const registry = createRegistry();
 const metrics = { runtime: new RuntimeMetrics(registry), executions: new ExecutionMetrics(registry) };
-const kubeConfig = new KubeConfig();
+let auth: ClusterAuth;
 try {
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  auth = await loadClusterAuth({ kubeconfig: config.kubeconfig });
 } catch (error) {
   process.stderr.write(`git-change-operator: --kubeconfig: ${(error as Error).message}\n`);
   process.exit(2);
 }
-const client = new KubeClient(kubeConfig);
+const client = new KubeClient(auth);
 const events = new EventRecorder(client, 'git-change-operator', logger);
 
 const secrets = informersFor<KubeObject>(client, secretType, config.namespaces, logger);

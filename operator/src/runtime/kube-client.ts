@@ -1,12 +1,12 @@
 /**
- * A small JSON client for the Kubernetes API over `node:https`, authenticated by client-node's
- * KubeConfig (tokens, certificates, exec plugins, in-cluster). Objects travel as plain JSON: client-node's
- * typed serializers rename and drop fields of objects they do not model, which is wrong for a controller
- * that reads any kind and writes the status of its own.
+ * A small JSON client for the Kubernetes API over `node:https`, authenticated by a ClusterAuth
+ * (cluster-auth.ts: in-cluster, kubeconfig files, client-node for exec plugins). Objects travel as plain
+ * JSON: client-node's typed serializers rename and drop fields of objects they do not model, which is
+ * wrong for a controller that reads any kind and writes the status of its own.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAuth } from './cluster-auth.ts';
 
 export interface Status {
   kind?: 'Status';
@@ -44,17 +44,17 @@ export interface RequestOpts {
 }
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly auth: ClusterAuth;
   private readonly impersonation: Impersonation | undefined;
 
-  constructor(kubeConfig: KubeConfig, impersonation?: Impersonation) {
-    this.kubeConfig = kubeConfig;
+  constructor(auth: ClusterAuth, impersonation?: Impersonation) {
+    this.auth = auth;
     this.impersonation = impersonation;
   }
 
   /** The same client acting as another identity (Impersonate-User/Group headers). */
   impersonating(impersonation: Impersonation): KubeClient {
-    return new KubeClient(this.kubeConfig, impersonation);
+    return new KubeClient(this.auth, impersonation);
   }
 
   private async options(
@@ -62,15 +62,13 @@ export class KubeClient {
     path: string,
     opts: RequestOpts,
   ): Promise<{ url: URL; options: RequestOptions }> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    const url = new URL(this.auth.server.replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const options: RequestOptions & { headers: Record<string, string | string[]> } = {
       method,
       headers: { accept: 'application/json' },
     };
-    await this.kubeConfig.applyToHTTPSOptions(options);
+    await this.auth.apply(options);
     if (opts.body !== undefined) options.headers['content-type'] = opts.contentType ?? 'application/json';
     if (this.impersonation) {
       options.headers['impersonate-user'] = this.impersonation.user;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ControlPlane, sharedControlPlane, waitFor } from '@gco/testenv';
 import { silentLogger } from '../../src/logger.ts';
+import { clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
 import { LeaderElector } from '../../src/runtime/leader-election.ts';
@@ -26,12 +27,12 @@ describe('controller runtime: against the real API server', function () {
   it('informer: loses no event across an API server restart (deletes in the gap included)', async () => {
     const ns = 'informer-restart';
     await plane.ensureNamespace(ns);
-    const admin = new KubeClient(plane.admin());
+    const admin = new KubeClient(clusterAuthOf(plane.admin()));
     const create = (name: string) =>
       admin.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { metadata: { name }, data: { v: '1' } } });
     await create('before-1');
     await create('before-2');
-    const informer = new Informer<KubeObject>(new KubeClient(plane.admin()), configMaps, {
+    const informer = new Informer<KubeObject>(new KubeClient(clusterAuthOf(plane.admin())), configMaps, {
       namespace: ns,
       logger: silentLogger,
     });
@@ -88,8 +89,8 @@ describe('controller runtime: against the real API server', function () {
       renewDeadlineMs: 2000,
       retryPeriodMs: 200,
     };
-    const a = new LeaderElector(new KubeClient(plane.admin()), { ...opts, identity: 'a' });
-    const b = new LeaderElector(new KubeClient(plane.admin()), { ...opts, identity: 'b' });
+    const a = new LeaderElector(new KubeClient(clusterAuthOf(plane.admin())), { ...opts, identity: 'a' });
+    const b = new LeaderElector(new KubeClient(clusterAuthOf(plane.admin())), { ...opts, identity: 'b' });
     await a.acquire(() => {});
     let bLeads = false;
     const bAcquired = b
@@ -104,7 +105,7 @@ describe('controller runtime: against the real API server', function () {
     await a.release();
     await bAcquired;
     assert.ok(Date.now() - started < 2000, 'b took over without waiting for the lease to expire');
-    const lease = await new KubeClient(plane.admin()).get<any>(
+    const lease = await new KubeClient(clusterAuthOf(plane.admin())).get<any>(
       `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/gco-test`,
     );
     assert.equal(lease.spec.holderIdentity, 'b');
