@@ -66,3 +66,76 @@ export async function createTestCertificates(): Promise<TestCertificates> {
   );
   return { caCert: caCert as string, serverKey: serverKey as string, serverCert: serverCert as string };
 }
+
+/**
+ * A client certificate for `user` in `groups` (CN and O, as the API server reads them), signed by the
+ * CA in `caDir` (ca.crt, ca.key), which the control plane trusts with --client-ca-file.
+ */
+export async function createClientCertificate(
+  caDir: string,
+  user: string,
+  groups: string[] = [],
+): Promise<{ cert: string; key: string }> {
+  const dir = await tempDir('gco-client-cert-');
+  const file = (name: string) => join(dir, name);
+  const subject = `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`;
+  await runOk('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    file('client.key'),
+    '-out',
+    file('client.csr'),
+    '-subj',
+    subject,
+  ]);
+  await writeFile(file('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  await runOk('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    file('client.csr'),
+    '-CA',
+    join(caDir, 'ca.crt'),
+    '-CAkey',
+    join(caDir, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('client.ext'),
+    '-out',
+    file('client.crt'),
+  ]);
+  const [cert, key] = await Promise.all([readFile(file('client.crt'), 'utf8'), readFile(file('client.key'), 'utf8')]);
+  return { cert: cert as string, key: key as string };
+}
+
+/** A CA in a directory (ca.crt, ca.key), for client certificates. */
+export async function createCertificateAuthority(dir: string): Promise<void> {
+  await runOk('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    join(dir, 'ca.key'),
+    '-out',
+    join(dir, 'ca.crt'),
+    '-subj',
+    '/CN=gco test client CA',
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
+}

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { createCertificateAuthority, createClientCertificate } from './certificates.ts';
 import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, removeOnExit, run, runOk, startProcess } from './processes.ts';
@@ -112,6 +113,10 @@ export class ControlPlane {
       const adminToken = randomBytes(24).toString('hex');
       const tokenFile = join(root, 'tokens.csv');
       await writeFile(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+      // Client certificates signed by this CA are accepted too (clientCertificate()), as kind's are.
+      const clientCaDir = join(root, 'client-ca');
+      await mkdir(clientCaDir, { recursive: true });
+      await createCertificateAuthority(clientCaDir);
       const saKey = join(root, 'sa.key');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
@@ -129,6 +134,7 @@ export class ControlPlane {
         '--disable-admission-plugins=ServiceAccount',
         '--authorization-mode=RBAC',
         `--token-auth-file=${tokenFile}`,
+        `--client-ca-file=${join(clientCaDir, 'ca.crt')}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${saKey}`,
         `--service-account-signing-key-file=${saKey}`,
@@ -179,6 +185,11 @@ export class ControlPlane {
       forgetRoot();
       throw error;
     }
+  }
+
+  /** A client certificate (PEM) the API server accepts for `user` in `groups`, as kind's kubeconfig has. */
+  clientCertificate(user: string, groups: string[] = []): Promise<{ cert: string; key: string }> {
+    return createClientCertificate(join(this.root, 'client-ca'), user, groups);
   }
 
   /** A KubeConfig for the admin user (group system:masters). */

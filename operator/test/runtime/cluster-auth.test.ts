@@ -74,6 +74,23 @@ describe('controller runtime: cluster authentication', function () {
     );
   });
 
+  it("reads a client certificate, as kind's kubeconfig has", async () => {
+    const { cert, key } = await plane.clientCertificate('cert-user', ['developers']);
+    const dir = await tempDir();
+    const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+    await writeFile(
+      join(dir, 'cert.yaml'),
+      kubeconfig(
+        { 'certificate-authority-data': b64(caPem) },
+        { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) },
+      ),
+    );
+    assert.equal(
+      await whoami(new KubeClient(await loadClusterAuth({ kubeconfig: join(dir, 'cert.yaml') }))),
+      'cert-user',
+    );
+  });
+
   it('runs as the pod ServiceAccount in a cluster, and prefers $KUBECONFIG when it is set', async () => {
     const sa = await tempDir();
     await writeFile(join(sa, 'token'), token);
