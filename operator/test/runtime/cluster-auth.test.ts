@@ -91,6 +91,30 @@ describe('controller runtime: cluster authentication', function () {
     );
   });
 
+  it('hands kubeconfigs with an exec plugin to client-node (cloud CLIs, OIDC helpers)', async () => {
+    const credential = JSON.stringify({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token },
+    });
+    const dir = await tempDir();
+    await writeFile(
+      join(dir, 'exec.yaml'),
+      kubeconfig(
+        { 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+        {
+          exec: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: 'sh',
+            args: ['-c', `printf '%s' '${credential}'`],
+            interactiveMode: 'Never',
+          },
+        },
+      ),
+    );
+    assert.equal(await whoami(new KubeClient(await loadClusterAuth({ kubeconfig: join(dir, 'exec.yaml') }))), 'admin');
+  });
+
   it('runs as the pod ServiceAccount in a cluster, and prefers $KUBECONFIG when it is set', async () => {
     const sa = await tempDir();
     await writeFile(join(sa, 'token'), token);
