@@ -70,6 +70,9 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
   let nonce = 0;
   return {
     async commit(req: CommitRequest, ctx: HandlerContext): Promise<CommitResponse> {
+      // The same fields as the controller's lines about this execution, so one query finds both.
+      const [kind, namespace, name] = req.source.split('/');
+      const logger = opts.logger.child({ kind, namespace, name, execution_id: req.executionId });
       try {
         validateCommitRequest(req, opts.limits);
         const remote = parseRemoteUrl(req.repository?.url ?? '', { allowFileUrls: opts.allowFileUrls });
@@ -93,8 +96,7 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
           });
         });
         opts.metrics?.jobDone(response);
-        opts.logger.info('job done', {
-          execution: req.executionId,
+        logger.info('job done', {
           repository: remote.normalized,
           branch: response.branch,
           commit: response.commitSha,
@@ -108,8 +110,7 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
       } catch (error) {
         const connectError = toConnectError(error);
         opts.metrics?.jobFailed(error instanceof SidecarError ? error.reason : Reason.UNAVAILABLE);
-        opts.logger.warn('job failed', {
-          execution: req.executionId,
+        logger.warn('job failed', {
           code: Code[connectError.code],
           error: connectError.rawMessage,
         });

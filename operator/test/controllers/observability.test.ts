@@ -156,10 +156,11 @@ describe('observability: traces, logs and metrics', function () {
       assert.equal(operatorLine.namespace, ns);
       assert.equal(operatorLine.name, 'traced');
       const sidecarLine = logLines(await env.sidecar.logs()).find(
-        (l) => l.message === 'job done' && l.execution === executionId,
+        (l) => l.message === 'job done' && l.execution_id === executionId,
       );
       assert.ok(sidecarLine, 'the sidecar logged the job');
       assert.equal(sidecarLine.trace_id, execution.traceId);
+      assert.deepEqual([sidecarLine.kind, sidecarLine.namespace, sidecarLine.name], ['GitCommit', ns, 'traced']);
       assert.equal(sidecarLine.span_id, server.spanId);
     });
 
