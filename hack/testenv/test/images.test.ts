@@ -2,9 +2,9 @@
 // lays out a directory with exactly their COPY instructions, runs their `npm ci` line, and starts their
 // ENTRYPOINT with Node 24, so a missing file or dependency in an image fails here.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { repoRoot, run, tempDir } from '../src/index.ts';
+import { freePort, repoRoot, run, startProcess, tempDir, waitFor } from '../src/index.ts';
 
 async function layout(dockerfile: string): Promise<{ dir: string; entrypoint: string[] }> {
   const text = await readFile(join(repoRoot, dockerfile), 'utf8');
@@ -72,5 +72,42 @@ describe('container images (their layout, without Docker)', function () {
     // It gets as far as reading the kubeconfig: every import resolved.
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /--kubeconfig: ENOENT/);
+  });
+
+  it('hack/testenv/Dockerfile: the development git server starts, creates its repository and serves', async () => {
+    const { dir, entrypoint } = await layout('hack/testenv/Dockerfile');
+    await writeFile(join(dir, 'token'), 'image-test-token\n');
+    const port = await freePort();
+    const server = startProcess(
+      node,
+      [
+        ...entrypoint.slice(1),
+        `--listen=127.0.0.1:${port}`,
+        `--root=${join(dir, 'data')}`,
+        `--token-file=${join(dir, 'token')}`,
+        '--repository=platform/cluster-config.git',
+      ],
+      join(dir, 'server.log'),
+      { cwd: dir },
+    );
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok === true, {
+        timeoutMs: 30_000,
+        describe: async () => `it did not start: ${await readFile(join(dir, 'server.log'), 'utf8')}`,
+      });
+      const refs = await fetch(
+        `http://127.0.0.1:${port}/platform/cluster-config.git/info/refs?service=git-upload-pack`,
+        {
+          headers: { authorization: `Basic ${Buffer.from('x:image-test-token').toString('base64')}` },
+        },
+      );
+      assert.equal(refs.status, 200, 'the --repository exists and is served');
+      const anonymous = await fetch(
+        `http://127.0.0.1:${port}/platform/cluster-config.git/info/refs?service=git-upload-pack`,
+      );
+      assert.equal(anonymous.status, 401, 'the token is required');
+    } finally {
+      await server.stop();
+    }
   });
 });
