@@ -1,7 +1,7 @@
 /**
- * A private certificate authority and a server certificate it signed for 127.0.0.1, made with the
- * openssl CLI (Node can make keys but not certificates), for an HTTPS git server whose certificate no
- * public CA vouches for: the case of `ca.crt` in an auth Secret.
+ * Private certificate authorities and certificates they sign, made with the openssl CLI (Node can make
+ * keys but not certificates): a server certificate for an HTTPS git server no public CA vouches for
+ * (the case of `ca.crt` in an auth Secret), and client certificates the test API server accepts.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,89 +16,40 @@ export interface TestCertificates {
   serverCert: string;
 }
 
-export async function createTestCertificates(): Promise<TestCertificates> {
-  const dir = await tempDir('gco-ca-');
-  const file = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await runOk(
-    'openssl',
-    ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt')].concat([
-      '-subj',
-      '/CN=gco test CA',
-      '-days',
-      '2',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    ]),
-  );
+const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** A CA in a directory (ca.crt, ca.key). */
+export async function createCertificateAuthority(dir: string, name = 'gco test CA'): Promise<void> {
   await runOk('openssl', [
     'req',
-    ...ec,
+    '-x509',
+    ...newKey,
     '-keyout',
-    file('server.key'),
+    join(dir, 'ca.key'),
     '-out',
-    file('server.csr'),
+    join(dir, 'ca.crt'),
     '-subj',
-    '/CN=127.0.0.1',
-  ]);
-  await writeFile(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  await runOk('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.crt'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
+    `/CN=${name}`,
     '-days',
     '2',
-    '-extfile',
-    file('server.ext'),
-    '-out',
-    file('server.crt'),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
   ]);
-  const [caCert, serverKey, serverCert] = await Promise.all(
-    ['ca.crt', 'server.key', 'server.crt'].map((name) => readFile(file(name), 'utf8')),
-  );
-  return { caCert: caCert as string, serverKey: serverKey as string, serverCert: serverCert as string };
 }
 
-/**
- * A client certificate for `user` in `groups` (CN and O, as the API server reads them), signed by the
- * CA in `caDir` (ca.crt, ca.key), which the control plane trusts with --client-ca-file.
- */
-export async function createClientCertificate(
-  caDir: string,
-  user: string,
-  groups: string[] = [],
-): Promise<{ cert: string; key: string }> {
-  const dir = await tempDir('gco-client-cert-');
+/** A new key and a certificate for `subject` with `extensions`, signed by the CA in `caDir`. */
+async function signed(caDir: string, subject: string, extensions: string): Promise<{ cert: string; key: string }> {
+  const dir = await tempDir('gco-cert-');
   const file = (name: string) => join(dir, name);
-  const subject = `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`;
-  await runOk('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    file('client.key'),
-    '-out',
-    file('client.csr'),
-    '-subj',
-    subject,
-  ]);
-  await writeFile(file('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  await runOk('openssl', ['req', ...newKey, '-keyout', file('key.pem'), '-out', file('req.csr'), '-subj', subject]);
+  await writeFile(file('ext'), extensions);
   await runOk('openssl', [
     'x509',
     '-req',
     '-in',
-    file('client.csr'),
+    file('req.csr'),
     '-CA',
     join(caDir, 'ca.crt'),
     '-CAkey',
@@ -107,35 +58,34 @@ export async function createClientCertificate(
     '-days',
     '2',
     '-extfile',
-    file('client.ext'),
+    file('ext'),
     '-out',
-    file('client.crt'),
+    file('cert.pem'),
   ]);
-  const [cert, key] = await Promise.all([readFile(file('client.crt'), 'utf8'), readFile(file('client.key'), 'utf8')]);
-  return { cert: cert as string, key: key as string };
+  const [cert, key] = await Promise.all([readFile(file('cert.pem'), 'utf8'), readFile(file('key.pem'), 'utf8')]);
+  return { cert, key };
 }
 
-/** A CA in a directory (ca.crt, ca.key), for client certificates. */
-export async function createCertificateAuthority(dir: string): Promise<void> {
-  await runOk('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    join(dir, 'ca.key'),
-    '-out',
-    join(dir, 'ca.crt'),
-    '-subj',
-    '/CN=gco test client CA',
-    '-days',
-    '2',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-  ]);
+/** A fresh CA and a server certificate it signed for 127.0.0.1 and localhost. */
+export async function createTestCertificates(): Promise<TestCertificates> {
+  const caDir = await tempDir('gco-ca-');
+  await createCertificateAuthority(caDir);
+  const server = await signed(
+    caDir,
+    '/CN=127.0.0.1',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
+  );
+  return { caCert: await readFile(join(caDir, 'ca.crt'), 'utf8'), serverKey: server.key, serverCert: server.cert };
+}
+
+/**
+ * A client certificate for `user` in `groups` (CN and O, as the API server reads them), signed by the
+ * CA in `caDir`, which the control plane trusts with --client-ca-file.
+ */
+export function createClientCertificate(
+  caDir: string,
+  user: string,
+  groups: string[] = [],
+): Promise<{ cert: string; key: string }> {
+  return signed(caDir, `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`, 'extendedKeyUsage=clientAuth\n');
 }

@@ -116,7 +116,7 @@ export class ControlPlane {
       // Client certificates signed by this CA are accepted too (clientCertificate()), as kind's are.
       const clientCaDir = join(root, 'client-ca');
       await mkdir(clientCaDir, { recursive: true });
-      await createCertificateAuthority(clientCaDir);
+      await createCertificateAuthority(clientCaDir, 'gco test client CA');
       const saKey = join(root, 'sa.key');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
