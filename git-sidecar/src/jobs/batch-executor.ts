@@ -38,7 +38,6 @@ export interface ExecutorOptions {
   executionSearchDepth: number;
   backoff: { initialMs: number; maxMs: number };
   defaultBranchCacheMs: number;
-  onPushRetry?: (reason: string) => void;
   metrics?: SidecarMetrics;
 }
 
@@ -278,7 +277,6 @@ export class BatchExecutor {
       this.contended.add(branchKey);
       if (this.contended.size > maxIndexedBranches)
         this.contended.delete(this.contended.values().next().value as string);
-      this.opts.onPushRetry?.(pushed.reason);
       this.opts.metrics?.pushRetried(pushed.reason);
       if (signal.aborted)
         throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);
