@@ -14,6 +14,7 @@ export {
 export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
+export { assertExactlyOnce, commitsWithTrailers, type ReportedExecutions, reportedExecutions, type TrailedCommit } from './exactly-once.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { sharedControlPlane, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
