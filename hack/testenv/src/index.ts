@@ -1,3 +1,4 @@
+export { gitInvalidBranchNames, shadowingBranchNames, validBranchNames } from './branch-names.ts';
 export { createTestCertificates, type TestCertificates } from './certificates.ts';
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
 export {

@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.ts';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Informer, InformerSet } from '../../runtime/informer.ts';
-import type { KubeClient } from '../../runtime/kube-client.ts';
+import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
 import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
@@ -49,9 +49,17 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     client: opts.client,
     type: opts.type,
     events: opts.events,
-    secretVersion: (obj) => {
-      const name = obj.spec.auth?.secretName;
-      return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
+    secretVersion: {
+      cached: (obj) => {
+        const name = obj.spec.auth?.secretName;
+        return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
+      },
+      live: async (obj) => {
+        const name = obj.spec.auth?.secretName;
+        return name
+          ? ((await secretMetadata(opts.client, obj.metadata.namespace ?? '', name))?.resourceVersion ?? '')
+          : '';
+      },
     },
     publish: opts.publish,
     phases: opts.phases,
@@ -75,4 +83,15 @@ export function executionController<T extends Executable>(opts: ExecutionControl
       .map(keyOf),
   );
   return { controller, informers };
+}
+
+/** A Secret's metadata as the API server has it now; undefined when it does not exist. */
+async function secretMetadata(client: KubeClient, namespace: string, name: string) {
+  try {
+    const secret = await client.get<KubeObject>(`/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`);
+    return secret.metadata;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
