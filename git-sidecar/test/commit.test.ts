@@ -370,6 +370,33 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     assert.equal(await headOf(repo.gitDir, 'main'), head, 'nothing was pushed');
   });
 
+  it('refuses branch names that shadow other refs, so no job can block pushes to another branch', async () => {
+    const repo = await repository({ files: 1 });
+    const refsBefore = await runOk('git', [`--git-dir=${repo.gitDir}`, 'for-each-ref', '--format=%(refname)']);
+    for (const [branch, baseBranch] of [
+      ['refs/heads/main', ''],
+      ['refs/tags/v1', ''],
+      ['HEAD', ''],
+      ['heads/main', ''],
+      ['feature', 'refs/heads/main'],
+    ]) {
+      await expectFailure(
+        client.commit(
+          commitRequest({ url: repo.url, credentials: creds, branch, baseBranch, ops: [{ path: 'x', content: 'x' }] }),
+        ),
+        Reason.INVALID_ARGUMENT,
+      );
+    }
+    const refsAfter = await runOk('git', [`--git-dir=${repo.gitDir}`, 'for-each-ref', '--format=%(refname)']);
+    assert.equal(refsAfter, refsBefore, 'no ref was created on the remote');
+    // Another writer's commits to main still land.
+    const res = await client.commit(
+      commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'other-tenant.txt', content: 'ok' }] }),
+    );
+    assert.equal(res.branch, 'main');
+    assert.equal(await fileAt(repo.gitDir, 'main', 'other-tenant.txt'), 'ok');
+  });
+
   it('refuses a file where the repository has a directory, and the other way round', async () => {
     const repo = await repository({ files: 1, extraFiles: { 'dir/file.txt': 'x', 'plain.txt': 'y' } });
     await expectFailure(

@@ -32,7 +32,7 @@ export async function commitsWithTrailers(gitDir: string): Promise<TrailedCommit
 export interface ReportedExecutions {
   /** `<Kind>/<namespace>/<name>`, as the Gco-Source trailer names it. */
   source: string;
-  history: Array<{ id: string; result: string; commitSHA?: string }>;
+  history: Array<{ id: string; result: string; trigger?: string; commitSHA?: string }>;
   /** False when the history may have dropped entries (it keeps 10): commits of dropped ones are then not orphans. */
   historyComplete?: boolean;
 }
