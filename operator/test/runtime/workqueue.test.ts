@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../src/logger.ts';
 import { Controller, done, requeueAfter, TerminalError } from '../../src/runtime/controller.ts';
+import { Index } from '../../src/runtime/index.ts';
 import type { ChangeHandler } from '../../src/runtime/informer.ts';
 import type { KubeObject } from '../../src/runtime/resources.ts';
 import { TokenBucket, WorkQueue } from '../../src/runtime/workqueue.ts';
@@ -209,5 +210,25 @@ describe('controller runtime: controller', () => {
     assert.equal(calls.get('flaky'), 3, 'retried until it succeeded');
     assert.equal(calls.get('broken'), 1, 'a terminal error is not retried');
     assert.equal(calls.get('later'), 2, 'requeued once');
+  });
+});
+
+describe('controller runtime: index', () => {
+  it('files objects under their values and follows updates and deletes', () => {
+    const handlers: Array<ChangeHandler<KubeObject & { ref?: string }>> = [];
+    const source = { onChange: (h: ChangeHandler<KubeObject & { ref?: string }>) => handlers.push(h) };
+    const index = new Index(source, (o: KubeObject & { ref?: string }) => (o.ref ? [o.ref] : []));
+    const emit = (type: 'added' | 'updated' | 'deleted', name: string, ref?: string) => {
+      for (const h of handlers) h(type, { metadata: { name, namespace: 'ns' }, ref }, undefined);
+    };
+    emit('added', 'a', 's1');
+    emit('added', 'b', 's1');
+    emit('added', 'c');
+    assert.deepEqual(index.keys('s1').sort(), ['ns/a', 'ns/b']);
+    emit('updated', 'b', 's2');
+    assert.deepEqual([index.keys('s1'), index.keys('s2')], [['ns/a'], ['ns/b']]);
+    emit('deleted', 'a', 's1');
+    assert.deepEqual(index.keys('s1'), []);
+    assert.deepEqual(index.keys('nothing'), []);
   });
 });

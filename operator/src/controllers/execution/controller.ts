@@ -2,6 +2,7 @@
 import type { Logger } from '../../logger.ts';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
+import { Index } from '../../runtime/index.ts';
 import { Informer, InformerSet } from '../../runtime/informer.ts';
 import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
@@ -73,15 +74,11 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     logger: opts.logger,
     metrics: opts.metrics?.runtime.controller(opts.name),
   });
-  // A changed auth Secret re-runs the resources that use it.
-  controller.watches(opts.secrets, (secret) =>
-    informers
-      .list()
-      .filter(
-        (o) => o.metadata.namespace === secret.metadata.namespace && o.spec.auth?.secretName === secret.metadata.name,
-      )
-      .map(keyOf),
+  // A changed auth Secret re-runs the resources that use it, found through an index (Secret -> users).
+  const bySecret = new Index<T>(informers, (obj) =>
+    obj.spec.auth?.secretName ? [`${obj.metadata.namespace}/${obj.spec.auth.secretName}`] : [],
   );
+  controller.watches(opts.secrets, (secret) => bySecret.keys(keyOf(secret)));
   return { controller, informers };
 }
 
