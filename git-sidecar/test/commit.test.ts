@@ -9,7 +9,7 @@ import {
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { createSidecarClient, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
+import { createSidecarClient, failureOf, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
 import {
   basicCredentials,
   commitCount,
@@ -395,6 +395,21 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     );
     assert.equal(res.branch, 'main');
     assert.equal(await fileAt(repo.gitDir, 'main', 'other-tenant.txt'), 'ok');
+  });
+
+  it('says how to fix a remote where another ref shadows the target branch, instead of retrying', async () => {
+    const repo = await repository({ files: 1 });
+    const head = await headOf(repo.gitDir, 'main');
+    await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', 'refs/heads/refs/heads/main', head]);
+    const error = await expectFailure(
+      client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] })),
+      Reason.CONFLICT_UNRESOLVABLE,
+      /delete it on the remote \(git push <remote> --delete refs\/heads\/refs\/heads\/main\)/,
+    );
+    assert.equal(failureOf(error)?.retryable, false, 'permanent: no retry can fix it');
+    await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', '-d', 'refs/heads/refs/heads/main']);
+    await client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] }));
+    assert.equal(await fileAt(repo.gitDir, 'main', 'x'), 'x');
   });
 
   it('refuses a file where the repository has a directory, and the other way round', async () => {
