@@ -59,6 +59,7 @@ export async function renderExecution(
   namespace: string,
   spec: RenderableSpec,
   instant: Date,
+  signal?: AbortSignal,
 ): Promise<RenderedExecution> {
   if (spec.repository.url.startsWith('file://') && !settings.allowFileUrls) {
     throw permanent(
@@ -73,13 +74,17 @@ export async function renderExecution(
     { 'gco.references': references.length },
     async () => ({
       credentials: secretName
-        ? credentialsFromSecret(await readAuthSecret(settings.client, namespace, secretName), spec.repository.url)
+        ? credentialsFromSecret(
+            await readAuthSecret(settings.client, namespace, secretName, signal),
+            spec.repository.url,
+          )
         : undefined,
       ...(await readReferences(settings.client, settings.discovery, {
         namespace,
         serviceAccountName: spec.serviceAccountName,
         references,
         trustedNamespaces: settings.trustedNamespaces,
+        signal,
       })),
     }),
   );
