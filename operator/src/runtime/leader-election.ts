@@ -125,7 +125,8 @@ export class LeaderElector {
     const signal = this.stopping.signal;
     let renewed = this.observedTime;
     while (!signal.aborted) {
-      await sleep(this.opts.retryPeriodMs, signal);
+      // Not past the deadline: a leader that cannot renew steps down at it, not a retry period later.
+      await sleep(Math.min(this.opts.retryPeriodMs, renewed + this.opts.renewDeadlineMs - monotonic()), signal);
       if (signal.aborted) return;
       const started = monotonic();
       const left = renewed + this.opts.renewDeadlineMs - started;
