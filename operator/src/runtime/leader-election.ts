@@ -81,6 +81,8 @@ export class LeaderElector {
   private observedTime = 0;
   private leading = false;
   private lost = false;
+  /** The acquire loop, while it runs: release() waits for an attempt in flight. */
+  private acquiring: Promise<boolean> | undefined;
 
   constructor(client: KubeClient, opts: LeaderElectionOptions) {
     this.client = client;
@@ -107,18 +109,24 @@ export class LeaderElector {
    * renews in the background; `onLost` is called once if leadership ends other than by release().
    */
   async acquire(onLost: (reason: LostReason) => void): Promise<boolean> {
-    const signal = this.stopping.signal;
     this.opts.logger.info('waiting for the lease', { lease: this.opts.name, identity: this.identity });
-    for (;;) {
-      if (signal.aborted) return false;
-      if (await this.attempt(AbortSignal.any([signal, AbortSignal.timeout(this.opts.renewDeadlineMs)]))) break;
-      await sleep(this.opts.retryPeriodMs * (1 + Math.random() * jitterFactor), signal);
-    }
-    if (signal.aborted) return false;
-    this.leading = true;
+    this.acquiring = this.acquireLoop();
+    if (!(await this.acquiring)) return false;
     this.opts.logger.info('became leader', { lease: this.opts.name, identity: this.identity });
     void this.renewLoop(onLost);
     return true;
+  }
+
+  private async acquireLoop(): Promise<boolean> {
+    const signal = this.stopping.signal;
+    for (;;) {
+      if (signal.aborted) return false;
+      if (await this.attempt(AbortSignal.any([signal, AbortSignal.timeout(this.opts.renewDeadlineMs)]))) {
+        this.leading = true;
+        return !signal.aborted;
+      }
+      await sleep(this.opts.retryPeriodMs * (1 + Math.random() * jitterFactor), signal);
+    }
   }
 
   private async renewLoop(onLost: (reason: LostReason) => void): Promise<void> {
@@ -161,9 +169,11 @@ export class LeaderElector {
    */
   async release(): Promise<void> {
     this.stopping.abort();
-    const wasLeading = this.leading;
+    await this.acquiring;
     this.leading = false;
-    if (!wasLeading || this.lost) return;
+    // Not after a loss (nothing may be written then), nor if this process never tried. Otherwise the
+    // Lease is read even by a standby: an attempt cancelled in flight may still have taken it.
+    if (this.lost || this.acquiring === undefined) return;
     const signal = AbortSignal.timeout(this.opts.renewDeadlineMs);
     for (;;) {
       try {

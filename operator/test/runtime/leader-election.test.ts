@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ControlPlane, sharedControlPlane } from '@gco/testenv';
+import { parseConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import { isConflict, KubeClient } from '../../src/runtime/kube-client.ts';
@@ -50,12 +51,22 @@ describe('leader election (Lease, client-go semantics) against the real API serv
       ...timings,
     });
 
-  it('rejects the timings client-go rejects', () => {
+  it('rejects the timings client-go rejects (flags included), with its defaults', () => {
     const ok = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 };
     validateTimings(ok);
     assert.throws(() => validateTimings({ ...ok, renewDeadlineMs: 15_000 }), /greater than renew deadline/);
     assert.throws(() => validateTimings({ ...ok, retryPeriodMs: 9000 }), /retry period \* 1.2/);
     assert.throws(() => validateTimings({ ...ok, leaseDurationMs: 15_500 }), /whole seconds/);
+    assert.deepEqual(parseConfig([], {}).leaderElection, ok);
+    assert.deepEqual(
+      parseConfig(
+        ['--leader-elect-lease-duration=4', '--leader-elect-renew-deadline=3', '--leader-elect-retry-period=0.5'],
+        {},
+      ).leaderElection,
+      { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+    );
+    assert.throws(() => parseConfig(['--leader-elect-renew-deadline=20'], {}), /--leader-elect-\*: lease duration/);
+    assert.throws(() => parseConfig(['--leader-elect-retry-period=0'], {}), /--leader-elect-retry-period: seconds/);
   });
 
   it('judges expiry by when the record last changed, not by its renewTime', async () => {

@@ -318,7 +318,7 @@ export class ExecutionEngine<T extends Executable> {
         return done;
       }
     } catch (error) {
-      if (error instanceof ExecutionFailure && error.permanent) {
+      if (!ctx.signal.aborted && error instanceof ExecutionFailure && error.permanent) {
         ended('Failed');
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
