@@ -113,7 +113,13 @@ export class LeaderElector {
     this.acquiring = this.acquireLoop();
     if (!(await this.acquiring)) return false;
     this.opts.logger.info('became leader', { lease: this.opts.name, identity: this.identity });
-    void this.renewLoop(onLost);
+    void this.renewLoop(onLost).catch((error: unknown) => {
+      // A leader that no longer renews must not go on as one.
+      this.opts.logger.error('leader election: the renew loop failed', { lease: this.opts.name, error });
+      this.leading = false;
+      this.lost = true;
+      onLost('RenewDeadlineExceeded');
+    });
     return true;
   }
 
@@ -140,7 +146,7 @@ export class LeaderElector {
       const left = renewed + this.opts.renewDeadlineMs - started;
       // One attempt may take no longer than what is left of the deadline: a hung request must not keep
       // a leader that can no longer prove it leads.
-      const ok = left > 0 && (await this.attempt(AbortSignal.any([signal, AbortSignal.timeout(left)])));
+      const ok = left > 0 && (await this.attempt(AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(left))])));
       if (signal.aborted) return;
       if (ok) {
         renewed = started;
