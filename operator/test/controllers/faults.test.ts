@@ -281,12 +281,67 @@ describe('process faults: exactly one commit per execution', function () {
     assert.match(await operator.logs(), /SidecarUnavailable/, 'executions did fail while the sidecar was down');
   });
 
+  /**
+   * Holds pushes to one repository at the git server, as a slow network would, so that a fault finds
+   * executions in flight (their sidecar calls waiting on the push).
+   */
+  function pushGate(repository: string) {
+    let gate: { promise: Promise<void>; open: () => void } | undefined;
+    let held = 0;
+    git.addRoute(async (req) => {
+      if (gate && req.method === 'POST' && req.url?.startsWith(`/${repository}/git-receive-pack`)) {
+        held++;
+        await gate.promise;
+      }
+      return false;
+    });
+    return {
+      close() {
+        let open = () => {};
+        const promise = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        gate = { promise, open };
+      },
+      open() {
+        gate?.open();
+        gate = undefined;
+      },
+      held: () => held,
+    };
+  }
+
+  /** The executions in flight, by resource: recorded in status before any side effect. */
+  async function activeExecutions(ns: string): Promise<Map<string, string>> {
+    const active = new Map<string, string>();
+    for (const o of await gitCommits(ns)) {
+      if (o.status?.activeExecution?.id) active.set(o.metadata.name, o.status.activeExecution.id);
+    }
+    return active;
+  }
+
+  /** Cancelled executions were continued under their ids; their pushes, landed meanwhile, were found. */
+  async function assertContinued(ns: string, cancelled: Map<string, string>) {
+    const byName = new Map((await gitCommits(ns)).map((o) => [o.metadata.name, o.status.executionHistory]));
+    for (const [name, id] of cancelled) {
+      assert.equal(byName.get(name)?.[0]?.id, id, `${name}: the execution cut short was continued`);
+    }
+    const found = [...cancelled.keys()].filter((name) =>
+      /found from an earlier attempt/.test(byName.get(name)?.[0]?.message ?? ''),
+    );
+    assert.ok(found.length > 0, 'no cancelled execution had its landed push found by its trailer');
+  }
+
   it('SIGTERM mid-burst: the operator cancels, releases the lease and exits at once; nothing is lost', async () => {
     const s = await scenario('fault-sigterm');
     const id = 'gco-fault-sigterm';
+    const gate = pushGate('fault-sigterm.git');
     const first = await replica({ args: election(id) });
     await burst(s, 'a');
     await firstCommitLanded(s.gitDir, 'a');
+    // Executions in flight, waiting on a push: a shutdown that waited for them would wait for the gate.
+    gate.close();
+    await waitFor(async () => gate.held() > 0, { timeoutMs: 30_000, describe: () => 'no push reached the server' });
     const exited = once(first.operator.process.child, 'exit');
     const sentAt = Date.now();
     first.operator.process.child.kill('SIGTERM');
@@ -294,22 +349,63 @@ describe('process faults: exactly one commit per execution', function () {
     const tookMs = Date.now() - sentAt;
     assert.equal(code, 0, await first.operator.logs());
     // The task's bound: well under the pod's terminationGracePeriodSeconds (120 s); the operator's own
-    // bound is 10 s, and cancelling makes it far shorter.
+    // bound is 10 s (past it, it exits 1), and cancelling makes it far shorter.
     assert.ok(tookMs < 10_000, `the operator took ${tookMs} ms to exit after SIGTERM`);
     await assertMidBurst(s.ns, 'a');
     assert.equal((await leaseHolder(id)).holderIdentity ?? '', '', 'the lease was released');
-    process.stderr.write(`      exit after SIGTERM mid-burst: ${tookMs} ms\n`);
+    const cancelled = await activeExecutions(s.ns);
+    assert.ok(cancelled.size > 0, 'no execution was in flight');
+    process.stderr.write(`      exit after SIGTERM with executions in flight: ${tookMs} ms\n`);
+    // The sidecar's batch goes on and its push lands, after the operator has gone.
+    gate.open();
 
     // A restarted operator takes the released lease at once and finishes the burst. Cancelled attempts
     // were not counted as failures: every execution took one attempt.
     const restarted = await replica({ args: election(id), sidecar: first.sidecar });
     await allReady(s.ns, burstSize, restarted.operator.logs);
     await assertExactlyOnePerExecution(s, burstSize);
+    await assertContinued(s.ns, cancelled);
     const attempts = (await gitCommits(s.ns)).map((o) => o.status.executionHistory[0].attempts);
     assert.deepEqual(
       attempts.filter((a) => a !== 1),
       [],
       'a cancelled attempt was recorded as a failure',
     );
+  });
+
+  it('a leader that sees another holder aborts its work and exits 1 at once', async () => {
+    const s = await scenario('fault-lease-lost');
+    const id = 'gco-fault-lease-lost';
+    const gate = pushGate('fault-lease-lost.git');
+    const first = await replica({ args: election(id) });
+    await burst(s, 'a');
+    await firstCommitLanded(s.gitDir, 'a');
+    gate.close();
+    await waitFor(async () => gate.held() > 0, { timeoutMs: 30_000, describe: () => 'no push reached the server' });
+    const exited = once(first.operator.process.child, 'exit');
+    // Another holder, as a replica that judged the lease expired (a paused process, a partition) would be.
+    for (;;) {
+      const lease = JSON.parse(await kubectl(['get', 'lease', id, '-n', operatorNamespace, '-o', 'json']));
+      lease.spec.holderIdentity = 'another-replica';
+      lease.spec.leaseTransitions += 1;
+      const replaced = await plane.kubectl(['replace', '-f', '-'], { input: JSON.stringify(lease) });
+      if (replaced.code === 0) break;
+      // A renewal came first: read again, as a competing replica would.
+      assert.match(replaced.stderr, /Conflict/);
+    }
+    const [code] = (await exited) as [number];
+    assert.equal(code, 1, await first.operator.logs());
+    assert.match(await first.operator.logs(), /"reason":"AnotherHolder"/);
+    assert.equal((await leaseHolder(id)).holderIdentity, 'another-replica', 'the lost lease was not written');
+    const cancelled = await activeExecutions(s.ns);
+    assert.ok(cancelled.size > 0, 'no execution was in flight');
+    gate.open();
+
+    // The other holder never renews: a new replica takes the lease once it has stood still for the lease
+    // duration, and finishes the burst.
+    const next = await replica({ args: election(id), sidecar: first.sidecar });
+    await allReady(s.ns, burstSize, next.operator.logs);
+    await assertExactlyOnePerExecution(s, burstSize);
+    await assertContinued(s.ns, cancelled);
   });
 });
