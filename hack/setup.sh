@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian machine, and nothing twice:
 #   - Debian packages: git, OpenSSH server and client (the SSH git server in tests), openssl (a private
-#     CA for the HTTPS git server in tests), ca-certificates
+#     CA for the HTTPS git server in tests), faketime (libfaketime: a replica with a skewed clock in the
+#     leader election tests), ca-certificates
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
 set -euo pipefail
@@ -14,6 +15,7 @@ command -v git >/dev/null || missing+=(git)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v faketime >/dev/null || missing+=(faketime)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"

@@ -101,10 +101,22 @@ logger.info('serving', {
   tracing: tracing.enabled,
 });
 
+/**
+ * The longest the drain after SIGTERM may take: below the pod's terminationGracePeriodSeconds (120 s in
+ * manifests/manager/statefulset.yaml), so that the sidecar exits by itself rather than being killed. A
+ * batch still running then (its deadline is the operator's --execution-timeout) is cut short; its
+ * executions are continued, same ids, after the restart, and the execution trailer lookup finds a push
+ * that did land. The operator has usually cancelled its calls and exited long before.
+ */
+const drainBoundMs = 90_000;
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
+  setTimeout(() => {
+    logger.warn('running jobs did not finish in time; exiting', { boundMs: drainBoundMs });
+    process.exit(1);
+  }, drainBoundMs).unref();
   logger.info('shutting down: finishing running jobs', { signal });
   maintenance.stop();
   await scheduler.close();

@@ -1,6 +1,7 @@
 /** Command-line flags of the operator (each also settable as GCO_<FLAG> in the environment; flags.ts). */
 import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/git-sidecar/flags';
 import type { Level } from './logger.ts';
+import { validateTimings } from './runtime/leader-election.ts';
 
 export interface OperatorConfig {
   kubeconfig: string | undefined;
@@ -15,6 +16,8 @@ export interface OperatorConfig {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  /** client-go's LeaseDuration, RenewDeadline and RetryPeriod. */
+  leaderElection: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   healthAddress: ListenAddress;
   /** Where /metrics is served; undefined when turned off with --metrics-address=0. */
   metricsAddress: ListenAddress | undefined;
@@ -35,6 +38,10 @@ const flags = {
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string', default: '' },
   'leader-election-id': { type: 'string', default: 'git-change-operator' },
+  // Named as kube-controller-manager names them; seconds, as --execution-timeout.
+  'leader-elect-lease-duration': { type: 'string', default: '15' },
+  'leader-elect-renew-deadline': { type: 'string', default: '10' },
+  'leader-elect-retry-period': { type: 'string', default: '2' },
   'health-address': { type: 'string', default: ':8081' },
   'metrics-address': { type: 'string', default: ':8080' },
   'github-api-url': { type: 'string', default: '' },
@@ -62,6 +69,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const timeout = Number(get('execution-timeout'));
   if (!(timeout > 0)) throw new Error('--execution-timeout: seconds, > 0');
   const trusted = list(get('trusted-namespaces'));
+  const seconds = (
+    name: 'leader-elect-lease-duration' | 'leader-elect-renew-deadline' | 'leader-elect-retry-period',
+  ) => {
+    const value = Number(get(name));
+    if (!(value > 0)) throw new Error(`--${name}: seconds, > 0`);
+    return Math.round(value * 1000);
+  };
+  const leaderElection = {
+    leaseDurationMs: seconds('leader-elect-lease-duration'),
+    renewDeadlineMs: seconds('leader-elect-renew-deadline'),
+    retryPeriodMs: seconds('leader-elect-retry-period'),
+  };
+  try {
+    validateTimings(leaderElection);
+  } catch (error) {
+    throw new Error(`--leader-elect-*: ${(error as Error).message}`);
+  }
   return {
     kubeconfig: get('kubeconfig') || undefined,
     namespaces: list(get('namespaces')),
@@ -75,6 +99,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     leaderElect: flag.boolean('leader-elect'),
     leaderElectionNamespace: get('leader-election-namespace') || operatorNamespace,
     leaderElectionId: get('leader-election-id'),
+    leaderElection,
     healthAddress: parseListenAddress('health-address', get('health-address')),
     metricsAddress: parseListenAddress('metrics-address', get('metrics-address'), { allowOff: true }),
     githubApiUrl: get('github-api-url') || undefined,

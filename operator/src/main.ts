@@ -16,7 +16,7 @@ import { type ClusterAuth, loadClusterAuth } from './runtime/cluster-auth.ts';
 import { EventRecorder } from './runtime/events.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { KubeClient } from './runtime/kube-client.ts';
-import { LeaderElector } from './runtime/leader-election.ts';
+import { LeaderElector, type LostReason } from './runtime/leader-election.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
 import { Discovery, type KubeObject } from './runtime/resources.ts';
 
@@ -69,7 +69,12 @@ const controllers = kinds.map((k) => k.controller);
 const informers = kinds.map((k) => k.informers);
 
 const elector = config.leaderElect
-  ? new LeaderElector(client, { namespace: config.leaderElectionNamespace, name: config.leaderElectionId, logger })
+  ? new LeaderElector(client, {
+      namespace: config.leaderElectionNamespace,
+      name: config.leaderElectionId,
+      ...config.leaderElection,
+      logger,
+    })
   : undefined;
 let started = false;
 RuntimeMetrics.leader(registry, () => (elector ? elector.isLeader : started));
@@ -89,29 +94,58 @@ logger.info('starting', {
   tracing: tracing.enabled,
 });
 
+/**
+ * The longest a shutdown may take. In-flight work is cancelled, not awaited to its end, so this is short,
+ * whatever --execution-timeout is; see "Shutdown and timeouts" in operator/README.md for how it fits the
+ * pod's terminationGracePeriodSeconds.
+ */
+const shutdownBoundMs = 10_000;
 let stopping = false;
-async function shutdown(signal: string, code = 0) {
+async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  logger.info('shutting down: finishing in-flight reconciles', { signal });
+  // Past the bound, exit without releasing the Lease: the standby then waits for it to expire.
+  setTimeout(() => {
+    logger.error('shutdown did not finish in time; exiting', { boundMs: shutdownBoundMs });
+    process.exit(1);
+  }, shutdownBoundMs).unref();
+  logger.info('shutting down: cancelling in-flight reconciles', { signal });
+  // Stops the queues and aborts every reconcile's signal (API reads, sidecar calls); an execution cut
+  // short stays in status.activeExecution and is continued, same id, by the next leader.
   await Promise.all(controllers.map((c) => c.stop()));
   for (const i of informers) i.stop();
   secrets.stop();
+  // Only once nothing guarded by the Lease runs any more (client-go's ReleaseOnCancel).
   await elector?.release();
   health.close();
   await metricsServer?.close();
   await tracing.shutdown();
   logger.info('stopped');
-  process.exit(code);
+  process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-if (elector) await elector.acquire(() => void shutdown('lost leadership', 1));
-if (!stopping) {
+/**
+ * Another replica may lead from now on: nothing of ours may act any more. In-flight work is aborted at
+ * once and the process exits non-zero without waiting for it (as controller-runtime does), so that the
+ * kubelet restarts it as a candidate.
+ */
+function leadershipLost(reason: LostReason) {
+  stopping = true;
+  for (const c of controllers) void c.stop();
+  logger.error('leadership lost: exiting', { reason });
+  process.exit(1);
+}
+
+const leading = elector ? await elector.acquire(leadershipLost) : true;
+if (leading && !stopping) {
   await secrets.start();
   await Promise.all(informers.map((i) => i.start()));
-  for (const c of controllers) c.start();
-  started = true;
-  logger.info('controllers started');
+  // A SIGTERM while the caches filled has stopped the controllers already.
+  if (!stopping) {
+    for (const c of controllers) c.start();
+    started = true;
+    logger.info('controllers started');
+  }
 }

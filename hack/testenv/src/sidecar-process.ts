@@ -2,7 +2,7 @@
  * The real git sidecar as a separate process on its real Unix socket, as the controller uses it.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
@@ -24,11 +24,19 @@ export interface SidecarProcess {
 }
 
 export async function startSidecar(
-  opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    dataDir?: string;
+    /** A socket path of an earlier sidecar, for a restart the operator must reconnect to. */
+    socketPath?: string;
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<SidecarProcess> {
   const dir = await tempDir('gco-sidecar-');
   const dataDir = opts.dataDir ?? join(dir, 'data');
-  const socketPath = join(dir, 'sidecar.sock');
+  const socketPath = opts.socketPath ?? join(dir, 'sidecar.sock');
+  // A killed sidecar leaves its socket file: waiting for it to appear must wait for the new one.
+  await rm(socketPath, { force: true });
   const logPath = join(dir, 'sidecar.log');
   // Chosen here rather than read from the log, which a quieter --log-level would leave out.
   const metricsPort = await freePort();

@@ -16,9 +16,16 @@ export function isSshUrl(url: string): boolean {
   return url.startsWith('ssh://') || (/^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:/.test(url) && !url.includes('://'));
 }
 
-export async function readAuthSecret(client: KubeClient, namespace: string, name: string): Promise<AuthSecret> {
+export async function readAuthSecret(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<AuthSecret> {
   try {
-    return await client.get<AuthSecret>(`/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`);
+    return await client.get<AuthSecret>(`/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`, {
+      signal,
+    });
   } catch (error) {
     if (isNotFound(error)) {
       throw transient('SecretNotFound', `spec.auth.secretName: Secret ${namespace}/${name} does not exist`);

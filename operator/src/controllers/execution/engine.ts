@@ -82,6 +82,8 @@ export interface ExecutionContext {
   /** Records kind-specific status before a side effect (a PR's head branch before its push). */
   saveStatus(fields: Record<string, unknown>): Promise<void>;
   logger: Logger;
+  /** Aborted when the operator shuts down or loses the Lease: every API read and sidecar call takes it. */
+  signal: AbortSignal;
 }
 
 export interface EngineOptions<T extends Executable> {
@@ -307,12 +309,16 @@ export class ExecutionEngine<T extends Executable> {
             secretUsed = { authSecretResourceVersion: resourceVersion };
           },
           logger,
+          signal: ctx.signal,
           saveStatus: async (fields) => {
             obj = await this.patch(obj, fields);
           },
         });
         attempted(true);
       } catch (error) {
+        // Cancelled (shutdown, lost Lease): not a failed attempt. Nothing is written; the execution stays
+        // in status.activeExecution, and whoever leads next continues it with the same id.
+        if (ctx.signal.aborted) throw error;
         attempted(false);
         const failure =
           error instanceof ExecutionFailure
@@ -374,7 +380,7 @@ export class ExecutionEngine<T extends Executable> {
         return done;
       }
     } catch (error) {
-      if (error instanceof ExecutionFailure && error.permanent) {
+      if (!ctx.signal.aborted && error instanceof ExecutionFailure && error.permanent) {
         ended('Failed');
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,

@@ -13,6 +13,8 @@ export interface ReadReferencesInput {
   serviceAccountName?: string;
   references: ResourceReference[];
   trustedNamespaces: ReadonlySet<string>;
+  /** Cancels the reads (operator shutdown, lost Lease). */
+  signal?: AbortSignal;
 }
 
 export interface ReadReferencesOutput {
@@ -62,7 +64,7 @@ export async function readReferences(
       objects.push({
         apiVersion: ref.apiVersion,
         kind: ref.kind,
-        ...(await reader.get<KubeObject>(objectPath(type, namespace, ref.name))),
+        ...(await reader.get<KubeObject>(objectPath(type, namespace, ref.name), { signal: input.signal })),
       });
     } catch (error) {
       const what = `${ref.kind} ${namespace ? `${namespace}/` : ''}${ref.name}`;

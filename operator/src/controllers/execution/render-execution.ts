@@ -81,9 +81,14 @@ export async function renderExecution(
   settings: RenderSettings,
   namespace: string,
   spec: RenderableSpec,
-  instant: Date,
-  hooks: { secretRead?(resourceVersion: string): void } = {},
+  ctx: {
+    instant: Date;
+    signal?: AbortSignal;
+    /** Told the resourceVersion of the auth Secret the credentials come from. */
+    secretRead?(resourceVersion: string): void;
+  },
 ): Promise<RenderedExecution> {
+  const { instant, signal } = ctx;
   if (spec.repository.url.startsWith('file://') && !settings.allowFileUrls) {
     throw permanent(
       'InvalidRepositoryURL',
@@ -94,8 +99,8 @@ export async function renderExecution(
   const secretName = spec.auth?.secretName;
   // The version comes from the same read as the content, so status records the credentials actually used.
   const readCredentials = async (name: string) => {
-    const secret = await readAuthSecret(settings.client, namespace, name);
-    hooks.secretRead?.(secret.metadata.resourceVersion ?? '');
+    const secret = await readAuthSecret(settings.client, namespace, name, signal);
+    ctx.secretRead?.(secret.metadata.resourceVersion ?? '');
     return credentialsFromSecret(secret, spec.repository.url);
   };
   const references = spec.resourceReferences ?? [];
@@ -109,6 +114,7 @@ export async function renderExecution(
         serviceAccountName: spec.serviceAccountName,
         references,
         trustedNamespaces: settings.trustedNamespaces,
+        signal,
       })),
     }),
   );

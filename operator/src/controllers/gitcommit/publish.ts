@@ -13,7 +13,7 @@ export interface PublishSettings extends RenderSettings {
 
 export async function publishCommit(settings: PublishSettings, gc: GitCommit, ctx: ExecutionContext): Promise<Outcome> {
   const spec = gc.spec;
-  const rendered = await renderExecution(settings, gc.metadata.namespace, spec, ctx.instant, ctx);
+  const rendered = await renderExecution(settings, gc.metadata.namespace, spec, ctx);
   let response: Awaited<ReturnType<SidecarClient['commit']>>;
   try {
     response = await settings.sidecar.commit(
@@ -26,7 +26,7 @@ export async function publishCommit(settings: PublishSettings, gc: GitCommit, ct
         executionId: ctx.execution.id,
         source: `GitCommit/${gc.metadata.namespace}/${gc.metadata.name}`,
       }),
-      { timeoutMs: settings.executionTimeoutMs },
+      { timeoutMs: settings.executionTimeoutMs, signal: ctx.signal },
     );
   } catch (error) {
     throw sidecarFailure(error);

@@ -58,9 +58,14 @@ export class GitHubClient {
   private readonly call: typeof graphql;
   private readonly repo: RepositoryCoordinates;
 
-  constructor(repo: RepositoryCoordinates, token: string) {
+  /** `signal` cancels every request (operator shutdown, lost Lease). */
+  constructor(repo: RepositoryCoordinates, token: string, signal?: AbortSignal) {
     this.repo = repo;
-    this.call = graphql.defaults({ baseUrl: repo.apiBaseUrl, headers: { authorization: `bearer ${token}` } });
+    this.call = graphql.defaults({
+      baseUrl: repo.apiBaseUrl,
+      headers: { authorization: `bearer ${token}` },
+      request: { signal },
+    });
   }
 
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {

@@ -28,7 +28,7 @@ export async function publishPullRequest(
 ): Promise<Outcome> {
   const spec = pr.spec;
   const status = pr.status ?? {};
-  const rendered = await renderExecution(settings, pr.metadata.namespace, spec, ctx.instant, ctx);
+  const rendered = await renderExecution(settings, pr.metadata.namespace, spec, ctx);
   const method = rendered.credentials?.method;
   if (method?.case !== 'token') {
     throw permanent(
@@ -38,7 +38,11 @@ export async function publishPullRequest(
   }
   const title = template(spec.pullRequest.title, ctx.instant, 'spec.pullRequest.title');
   const body = template(spec.pullRequest.body ?? '', ctx.instant, 'spec.pullRequest.body');
-  const github = new GitHubClient(coordinatesOf(spec.repository.url, settings.githubApiUrl), method.value.token);
+  const github = new GitHubClient(
+    coordinatesOf(spec.repository.url, settings.githubApiUrl),
+    method.value.token,
+    ctx.signal,
+  );
   const repositoryId = await github.repositoryId();
   const labelIds = await github.labelIds(spec.pullRequest.labels ?? []);
   const repository = { url: spec.repository.url, credentials: rendered.credentials };
@@ -46,8 +50,12 @@ export async function publishPullRequest(
   let base = spec.repository.baseBranch;
   if (!base) {
     try {
-      base = (await settings.sidecar.resolveDefaultBranch(create(ResolveDefaultBranchRequestSchema, { repository })))
-        .branch;
+      base = (
+        await settings.sidecar.resolveDefaultBranch(create(ResolveDefaultBranchRequestSchema, { repository }), {
+          timeoutMs: settings.executionTimeoutMs,
+          signal: ctx.signal,
+        })
+      ).branch;
     } catch (error) {
       throw sidecarFailure(error);
     }
@@ -87,7 +95,7 @@ export async function publishPullRequest(
         // branchPrefix on one repository, executing in the same second, would otherwise share a head.
         newBranch: reuseHead === undefined,
       }),
-      { timeoutMs: settings.executionTimeoutMs },
+      { timeoutMs: settings.executionTimeoutMs, signal: ctx.signal },
     );
   } catch (error) {
     const failure = sidecarFailure(error);
