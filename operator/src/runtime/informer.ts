@@ -25,12 +25,12 @@ export type ChangeHandler<T> = (type: ChangeType, obj: T, old: T | undefined) =>
  * Why a watch was restarted: the server ended it at its timeout, the watchdog found it silent, it
  * failed (connection, server error), or its resourceVersion was gone (410, followed by a relist).
  */
-export type RestartCause = 'timeout' | 'watchdog' | 'error' | 'gone';
+export type RestartReason = 'timeout' | 'watchdog' | 'error' | 'gone';
 
 /** What an Informer reports (RuntimeMetrics.informer gives the Prometheus one). */
 export interface InformerMetrics {
-  /** A watch (or the list before it) ended for `cause`; the next starts after `delayMs`. */
-  restarted(cause: RestartCause, delayMs: number): void;
+  /** A watch (or the list before it) ended for `reason`; the next starts after `delayMs`. */
+  restarted(reason: RestartReason, delayMs: number): void;
   /** A list completed, in `pages` requests. */
   listed(pages: number): void;
 }
@@ -42,7 +42,7 @@ interface WatchEvent<T> {
 
 interface ObjectList<T> {
   metadata: { resourceVersion: string; continue?: string };
-  items: T[];
+  items: T[] | null;
 }
 
 /**
@@ -193,7 +193,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const backoff = new Backoff(this.opts.backoff ?? { initialMs: 800, maxMs: 30_000 });
     let needList = true;
     while (!signal.aborted) {
-      let cause: RestartCause;
+      let reason: RestartReason;
       let error: unknown;
       this.delivered = false;
       try {
@@ -202,22 +202,22 @@ export class Informer<T extends KubeObject = KubeObject> {
           needList = false;
           backoff.reset();
         }
-        cause = await this.watch(signal);
+        reason = await this.watch(signal);
       } catch (e) {
         if (signal.aborted) return;
         error = e;
-        cause = isGone(e) ? 'gone' : 'error';
+        reason = isGone(e) ? 'gone' : 'error';
       }
       if (this.delivered) backoff.reset();
-      if (cause === 'gone') needList = true;
+      if (reason === 'gone') needList = true;
       // A relist after 410, and a watch the server ended on time after delivering, go on at once. A
       // watch that failed, went silent or ended without delivering anything waits, so that a broken
       // server or proxy is not hammered.
-      const delayMs = cause === 'gone' || (cause === 'timeout' && this.delivered) ? 0 : backoff.next();
-      this.opts.metrics?.restarted(cause, delayMs);
-      const fields = { kind: this.type.kind, namespace: this.opts.namespace, cause, retryInMs: delayMs, error };
-      if (cause === 'timeout') this.opts.logger.debug('watch ended; resuming', fields);
-      else if (cause === 'gone') this.opts.logger.info('watch resourceVersion gone; listing again', fields);
+      const delayMs = reason === 'gone' || (reason === 'timeout' && this.delivered) ? 0 : backoff.next();
+      this.opts.metrics?.restarted(reason, delayMs);
+      const fields = { kind: this.type.kind, namespace: this.opts.namespace, reason, retryInMs: delayMs, error };
+      if (reason === 'timeout') this.opts.logger.debug('watch ended; resuming', fields);
+      else if (reason === 'gone') this.opts.logger.info('watch resourceVersion gone; listing again', fields);
       else this.opts.logger.warn('watch failed; resuming', fields);
       if (delayMs > 0) await sleep(delayMs, undefined, { signal }).catch(() => {});
     }
@@ -302,7 +302,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       pages++;
       // Every page is read at the first page's resourceVersion.
       resourceVersion ||= page.metadata.resourceVersion;
-      for (const item of page.items) items.push(this.normalize(item));
+      // An empty PartialObjectMetadataList has `items: null`.
+      for (const item of page.items ?? []) items.push(this.normalize(item));
       next = page.metadata.continue || undefined;
     } while (next);
     this.opts.metrics?.listed(pages);

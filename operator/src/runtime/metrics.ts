@@ -1,7 +1,7 @@
 /**
  * The controller runtime's metrics, the ones controller-runtime and client-go export (reconciles, work
  * queue, leader election, informer lists and watch restarts), under the gco_ prefix. Their labels are
- * the controller's name or the informer's kind (and a cause or result from a fixed set): bounded, never a
+ * the controller's name or the informer's kind (and a reason or result from a fixed set): bounded, never a
  * per-object value.
  */
 import { secondsBuckets } from '@gco/git-sidecar/telemetry';
@@ -36,7 +36,7 @@ export class RuntimeMetrics {
   private readonly retries: Counter<'name'>;
   private readonly queueSeconds: Histogram<'name'>;
   private readonly workSeconds: Histogram<'name'>;
-  private readonly watchRestarts: Counter<'kind' | 'cause'>;
+  private readonly watchRestarts: Counter<'kind' | 'reason'>;
   private readonly lists: Counter<'kind'>;
   private readonly listPages: Counter<'kind'>;
 
@@ -89,8 +89,8 @@ export class RuntimeMetrics {
     });
     this.watchRestarts = new Counter({
       name: 'gco_informer_watch_restarts_total',
-      help: 'Watches restarted, by kind and cause: timeout (ended by the server on time), watchdog (silent past the bookmark interval), error, gone (410: followed by a list).',
-      labelNames: ['kind', 'cause'],
+      help: 'Watches restarted, by kind and reason: timeout (ended by the server on time), watchdog (silent past the bookmark interval), error, gone (410: followed by a list).',
+      labelNames: ['kind', 'reason'],
       registers,
     });
     this.lists = new Counter({
@@ -109,11 +109,11 @@ export class RuntimeMetrics {
 
   /** The metrics of the informers of one kind. */
   informer(kind: string): InformerMetrics {
-    for (const cause of ['timeout', 'watchdog', 'error', 'gone']) this.watchRestarts.inc({ kind, cause }, 0);
+    for (const reason of ['timeout', 'watchdog', 'error', 'gone']) this.watchRestarts.inc({ kind, reason }, 0);
     this.lists.inc({ kind }, 0);
     this.listPages.inc({ kind }, 0);
     return {
-      restarted: (cause) => this.watchRestarts.inc({ kind, cause }),
+      restarted: (reason) => this.watchRestarts.inc({ kind, reason }),
       listed: (pages) => {
         this.lists.inc({ kind });
         this.listPages.inc({ kind }, pages);
