@@ -117,13 +117,18 @@ export class KubeClient {
     return { url, options };
   }
 
-  /** Sends a request; `timeoutMs` undefined (watches only) means no timeout. */
-  private send(url: URL, options: RequestOptions, opts: RequestOpts): Promise<IncomingMessage> {
+  /** Sends a request: with a timeout, or as a watch, with none. */
+  private send(
+    url: URL,
+    options: RequestOptions,
+    opts: RequestOpts & ({ timeoutMs: number } | { watch: true }),
+  ): Promise<IncomingMessage> {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    const watch = opts.timeoutMs === undefined;
+    const watch = 'watch' in opts;
     const agent = agentFor(url, options.agent, watch);
     return new Promise((resolve, reject) => {
-      const req = send(url, { ...options, agent, signal: opts.signal, timeout: opts.timeoutMs }, resolve);
+      const timeout = 'timeoutMs' in opts ? opts.timeoutMs : undefined;
+      const req = send(url, { ...options, agent, signal: opts.signal, timeout }, resolve);
       req.on('error', reject);
       if (!watch) req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
       req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
@@ -132,7 +137,7 @@ export class KubeClient {
 
   async request<T>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
     const { url, options } = await this.options(method, path, opts);
-    const res = await this.send(url, options, { timeoutMs: 30_000, ...opts });
+    const res = await this.send(url, options, { ...opts, timeoutMs: opts.timeoutMs ?? 30_000 });
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString();
@@ -163,7 +168,7 @@ export class KubeClient {
       query: { ...opts.query, watch: true },
       accept: opts.accept,
     });
-    const res = await this.send(url, options, { signal: opts.signal });
+    const res = await this.send(url, options, { signal: opts.signal, watch: true });
     if ((res.statusCode ?? 0) >= 400) {
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
