@@ -12,6 +12,12 @@
  * A watch on a quiet kind carries no event for minutes, so the connection has no idle timeout; the API
  * server sends a bookmark on every watch about once a minute, so a watch silent for longer than
  * `watchdogMs` is taken for dead (a half-open connection) and restarted.
+ *
+ * Not the streaming list (WatchList: a watch with sendInitialEvents=true, on by default in kube-apiserver
+ * since 1.34 and in client-go since 1.35). Measured on the test kube-apiserver v1.37.2 with 5,000
+ * ConfigMaps of 1 KiB, median of 5: 245 ms paginated, 421 ms streamed, the same client CPU. Its gain is
+ * the server's memory on unpaginated lists, which paginated lists bound too; it would cost a second sync
+ * path and a fallback for servers without it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logger.ts';
