@@ -9,24 +9,51 @@ import type { Level } from './logger.ts';
 
 export type FlagSpec = Record<string, { type: 'string'; default: string } | { type: 'boolean'; default: boolean }>;
 
-/** The value of each flag: the command line's, else the environment's, else the default. */
+/**
+ * The value of each flag: the command line's, else the environment's, else the default. A flag given on
+ * the command line wins even when it repeats the default (`--leader-elect=false` over
+ * GCO_LEADER_ELECT=true). Booleans take `--name`, `--no-name`, `--name=true` and `--name=false`, as Go's
+ * flag package and controller-runtime's users write them; the environment takes `true` or `false`.
+ */
 export function readFlags<F extends FlagSpec>(
   spec: F,
   argv: string[],
   env: NodeJS.ProcessEnv,
   envPrefix: string,
 ): { string(name: keyof F & string): string; boolean(name: keyof F & string): boolean } {
-  const { values } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false });
+  // No defaults given to parseArgs: undefined then means "not on the command line".
+  const options = Object.fromEntries(Object.entries(spec).map(([name, { type }]) => [name, { type }]));
+  const { values } = parseArgs({
+    args: argv.map((arg) => booleanAssignment(spec, arg)),
+    options,
+    strict: true,
+    allowPositionals: false,
+    allowNegative: true,
+  });
   const parsed = values as Record<string, string | boolean | undefined>;
   const get = (name: keyof F & string): string | boolean => {
     const given = parsed[name];
+    if (given !== undefined) return given;
     const flag = spec[name] as F[string];
-    if (given !== undefined && given !== flag.default) return given;
-    const fromEnv = env[`${envPrefix}${name.toUpperCase().replaceAll('-', '_')}`];
-    if (fromEnv !== undefined) return flag.type === 'boolean' ? fromEnv === 'true' : fromEnv;
-    return flag.default;
+    const variable = `${envPrefix}${name.toUpperCase().replaceAll('-', '_')}`;
+    const fromEnv = env[variable];
+    if (fromEnv === undefined || fromEnv === '') return flag.default;
+    if (flag.type === 'string') return fromEnv;
+    if (fromEnv !== 'true' && fromEnv !== 'false') {
+      throw new Error(`${variable}: expected true or false, got ${JSON.stringify(fromEnv)}`);
+    }
+    return fromEnv === 'true';
   };
   return { string: (name) => String(get(name)), boolean: (name) => get(name) === true };
+}
+
+/** `--name=true` / `--name=false` of a boolean flag as parseArgs takes them: `--name` / `--no-name`. */
+function booleanAssignment(spec: FlagSpec, arg: string): string {
+  const m = /^--([^=]+)=(.*)$/.exec(arg);
+  if (!m || spec[m[1] as string]?.type !== 'boolean') return arg;
+  if (m[2] === 'true') return `--${m[1]}`;
+  if (m[2] === 'false') return `--no-${m[1]}`;
+  throw new Error(`--${m[1]}: expected true or false, got ${JSON.stringify(m[2])}`);
 }
 
 export interface ListenAddress {

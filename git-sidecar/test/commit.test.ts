@@ -9,7 +9,7 @@ import {
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { createSidecarClient, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
+import { createSidecarClient, failureOf, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
 import {
   basicCredentials,
   commitCount,
@@ -368,6 +368,48 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
       );
     }
     assert.equal(await headOf(repo.gitDir, 'main'), head, 'nothing was pushed');
+  });
+
+  it('refuses branch names that shadow other refs, so no job can block pushes to another branch', async () => {
+    const repo = await repository({ files: 1 });
+    const refsBefore = await runOk('git', [`--git-dir=${repo.gitDir}`, 'for-each-ref', '--format=%(refname)']);
+    for (const [branch, baseBranch] of [
+      ['refs/heads/main', ''],
+      ['refs/tags/v1', ''],
+      ['HEAD', ''],
+      ['heads/main', ''],
+      ['feature', 'refs/heads/main'],
+    ]) {
+      await expectFailure(
+        client.commit(
+          commitRequest({ url: repo.url, credentials: creds, branch, baseBranch, ops: [{ path: 'x', content: 'x' }] }),
+        ),
+        Reason.INVALID_ARGUMENT,
+      );
+    }
+    const refsAfter = await runOk('git', [`--git-dir=${repo.gitDir}`, 'for-each-ref', '--format=%(refname)']);
+    assert.equal(refsAfter, refsBefore, 'no ref was created on the remote');
+    // Another writer's commits to main still land.
+    const res = await client.commit(
+      commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'other-tenant.txt', content: 'ok' }] }),
+    );
+    assert.equal(res.branch, 'main');
+    assert.equal(await fileAt(repo.gitDir, 'main', 'other-tenant.txt'), 'ok');
+  });
+
+  it('says how to fix a remote where another ref shadows the target branch, instead of retrying', async () => {
+    const repo = await repository({ files: 1 });
+    const head = await headOf(repo.gitDir, 'main');
+    await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', 'refs/heads/refs/heads/main', head]);
+    const error = await expectFailure(
+      client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] })),
+      Reason.CONFLICT_UNRESOLVABLE,
+      /delete it on the remote \(git push <remote> --delete refs\/heads\/refs\/heads\/main\)/,
+    );
+    assert.equal(failureOf(error)?.retryable, false, 'permanent: no retry can fix it');
+    await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', '-d', 'refs/heads/refs/heads/main']);
+    await client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] }));
+    assert.equal(await fileAt(repo.gitDir, 'main', 'x'), 'x');
   });
 
   it('refuses a file where the repository has a directory, and the other way round', async () => {

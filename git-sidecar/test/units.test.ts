@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { gitInvalidBranchNames, run, shadowingBranchNames, validBranchNames } from '@gco/testenv';
 import { Failure_Reason as Reason } from '../src/client.ts';
 import { parseBytes, parseConfig, parseDuration } from '../src/config.ts';
 import { redact } from '../src/credentials/credentials.ts';
 import { SidecarError } from '../src/errors.ts';
-import { validateBranch, validatePath } from '../src/jobs/validation.ts';
+import { branchNameProblem, validateBranch, validatePath } from '../src/jobs/validation.ts';
 import { parseRemoteUrl } from '../src/store/remote-url.ts';
 
 describe('git sidecar: units', () => {
@@ -71,29 +72,24 @@ describe('git sidecar: units', () => {
     }
   });
 
-  it('validates branch names like git', () => {
-    for (const ok of ['main', 'backups/production', 'release-1.2', 'argocd-sync-20261124101500'])
-      validateBranch(ok, 'branch');
-    for (const bad of [
-      '-x',
-      '/x',
-      'x/',
-      'a..b',
-      'a b',
-      'a~1',
-      'a^',
-      'a:b',
-      'a?',
-      'a*',
-      'a[',
-      'x.lock',
-      'a@{b',
-      '@',
-      'a//b',
-      '.hidden',
-      'a/.b',
-    ]) {
-      assert.throws(() => validateBranch(bad, 'branch'), SidecarError, bad);
+  it('validates branch names like git check-ref-format --branch, and refuses names that shadow other refs', async () => {
+    const git = async (name: string) => (await run('git', ['check-ref-format', '--branch', name])).code === 0;
+    for (const name of validBranchNames) {
+      assert.equal(branchNameProblem(name), undefined, name);
+      assert.ok(await git(name), `git takes ${JSON.stringify(name)}`);
+      validateBranch(name, 'branch');
+    }
+    for (const name of gitInvalidBranchNames) {
+      assert.equal(await git(name), false, `git refuses ${JSON.stringify(name)}`);
+      assert.throws(() => validateBranch(name, 'branch'), SidecarError, JSON.stringify(name));
+    }
+    for (const name of shadowingBranchNames) {
+      assert.ok(await git(name), `git itself takes ${JSON.stringify(name)}`);
+      assert.throws(
+        () => validateBranch(name, 'branch'),
+        (e: Error) => e instanceof SidecarError && /short branch name|HEAD/.test(e.message),
+        JSON.stringify(name),
+      );
     }
   });
 

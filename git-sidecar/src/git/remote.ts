@@ -106,6 +106,17 @@ export async function push(ctx: GitContext, sha: string, branch: string, lease?:
     const reason = /fetch first|non-fast-forward|stale info/i.test(text) ? 'branch-moved' : 'ref-lock';
     return { ok: false, retryable: true, reason };
   }
+  // A ref such as refs/heads/refs/heads/main on the remote (made by a tool without our branch rules)
+  // makes git's name for the target ambiguous; no retry can fix that, and git's words do not say what to do.
+  if (/dst refspec \S+ matches more than one/.test(text)) {
+    throw new SidecarError(
+      Reason.CONFLICT_UNRESOLVABLE,
+      `pushing to ${branch}: the remote has another ref that git also reads as refs/heads/${branch} ` +
+        `(such as refs/heads/refs/heads/${branch}); delete it on the remote ` +
+        `(git push <remote> --delete refs/heads/refs/heads/${branch}) and the next attempt will push`,
+      { retryable: false },
+    );
+  }
   const rejected = /\[remote rejected\] \(([^)]*)\)|\[rejected\] \(([^)]*)\)/.exec(text);
   if (rejected) {
     throw new SidecarError(

@@ -40,14 +40,45 @@ export function validatePath(path: string, limits: Pick<Limits, 'maxPathBytes'>)
   }
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
-const branchPattern = /^(?!-|\/|\.)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$|\.$|\/\.))[^\s~^:?*[\\\x00-\x1f\x7f]+$/;
+/**
+ * Why a short branch name is refused, or undefined when it is fine. `git check-ref-format --branch`'s
+ * rules, plus names that would shadow other refs on the remote or in users' clones: the sidecar pushes
+ * `refs/heads/<name>`, and a branch named `refs/heads/main` becomes `refs/heads/refs/heads/main`, after
+ * which every push to `refs/heads/main` is refused as ambiguous ("matches more than one"), blocking
+ * every other resource's commits to main. The CRD's CEL rules (operator/src/api/v1/validation.ts) say
+ * the same; this is the one definition the operator and the sidecar both apply.
+ */
+export function branchNameProblem(name: string): string | undefined {
+  if (name.length > 255) return 'is longer than 255 characters';
+  if (name.startsWith('-')) return "must not start with '-'";
+  if (name === '@') return "must not be '@' (git reads it as HEAD)";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) {
+    return "must not contain spaces, control characters, '~', '^', ':', '?', '*', '[' or '\\'";
+  }
+  if (name.includes('..')) return "must not contain '..'";
+  if (name.includes('@{')) return "must not contain '@{'";
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
+    return "must not start or end with '/' or contain '//'";
+  }
+  if (name.endsWith('.')) return "must not end with '.'";
+  for (const part of name.split('/')) {
+    if (part.startsWith('.')) return "must not have a '/'-separated part starting with '.'";
+    if (part.endsWith('.lock')) return "must not have a '/'-separated part ending with '.lock'";
+  }
+  if (/^(refs|heads|tags|remotes)(\/|$)/.test(name)) {
+    return "must be a short branch name such as 'main' (not 'refs/…', 'heads/…', 'tags/…' or 'remotes/…', which name or shadow other refs)";
+  }
+  if (/(^|\/)HEAD$/.test(name) || /^[A-Z_]*_HEAD$/.test(name)) {
+    return "must not be 'HEAD' or a pseudo-ref such as 'FETCH_HEAD'";
+  }
+  return undefined;
+}
 
 export function validateBranch(name: string, field: string): void {
   if (name === '') return;
-  if (name.length > 255 || name === '@' || !branchPattern.test(name)) {
-    throw invalidArgument(`${field} ${JSON.stringify(name)} is not a valid git branch name`);
-  }
+  const problem = branchNameProblem(name);
+  if (problem) throw invalidArgument(`${field} ${JSON.stringify(name)} is not a valid branch name: it ${problem}`);
 }
 
 export function validateCommitRequest(req: CommitRequest, limits: Limits): void {

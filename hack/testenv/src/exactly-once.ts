@@ -32,7 +32,7 @@ export async function commitsWithTrailers(gitDir: string): Promise<TrailedCommit
 export interface ReportedExecutions {
   /** `<Kind>/<namespace>/<name>`, as the Gco-Source trailer names it. */
   source: string;
-  history: Array<{ id: string; result: string; commitSHA?: string }>;
+  history: Array<{ id: string; result: string; trigger?: string; commitSHA?: string }>;
   /** False when the history may have dropped entries (it keeps 10): commits of dropped ones are then not orphans. */
   historyComplete?: boolean;
 }
@@ -54,9 +54,17 @@ export function assertExactlyOnce(commits: TrailedCommit[], resources: ReportedE
     const known = new Set(resource.history.map((h) => h.id));
     for (const h of resource.history.filter((e) => e.result === 'Committed')) {
       const found = byExecution.get(h.id) ?? [];
-      assert.equal(found.length, 1, `${resource.source}: execution ${h.id} reported Committed has ${found.length} commits`);
+      assert.equal(
+        found.length,
+        1,
+        `${resource.source}: execution ${h.id} reported Committed has ${found.length} commits`,
+      );
       assert.equal(found[0]?.sha, h.commitSHA, `${resource.source}: execution ${h.id} reports another commit`);
-      assert.equal(found[0]?.source, resource.source, `${resource.source}: execution ${h.id}'s commit names another source`);
+      assert.equal(
+        found[0]?.source,
+        resource.source,
+        `${resource.source}: execution ${h.id}'s commit names another source`,
+      );
     }
     if (resource.historyComplete === false) continue;
     const orphans = commits.filter((c) => c.source === resource.source && !known.has(c.execution));

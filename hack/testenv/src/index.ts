@@ -1,5 +1,13 @@
+export { gitInvalidBranchNames, shadowingBranchNames, validBranchNames } from './branch-names.ts';
 export { createTestCertificates, type TestCertificates } from './certificates.ts';
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
+export {
+  assertExactlyOnce,
+  commitsWithTrailers,
+  type ReportedExecutions,
+  reportedExecutions,
+  type TrailedCommit,
+} from './exactly-once.ts';
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';
 export { freePort, waitFor } from './net.ts';
@@ -14,7 +22,6 @@ export {
 export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
-export { assertExactlyOnce, commitsWithTrailers, type ReportedExecutions, reportedExecutions, type TrailedCommit } from './exactly-once.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { sharedControlPlane, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';

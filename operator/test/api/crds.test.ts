@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
+import { branchNameProblem } from '@gco/git-sidecar/validation';
+import {
+  type ControlPlane,
+  gitInvalidBranchNames,
+  repoRoot,
+  shadowingBranchNames,
+  sharedControlPlane,
+  validBranchNames,
+} from '@gco/testenv';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { renderCrds } from '../../src/api/crd.ts';
@@ -168,6 +176,41 @@ describe('CRDs', () => {
       '@every 30m',
       '@every 1h30m',
     ]) {
+      const obj = validGitCommit();
+      obj.spec.schedule = schedule;
+      await dryRunCreate(plane, obj);
+    }
+  });
+
+  it('agrees with the sidecar and git on every branch name: refuses what shadows other refs, naming the field', async () => {
+    const fields: Array<[() => Obj, (o: Obj, name: string) => void, string]> = [
+      [validGitCommit, (o, name) => (o.spec.repository.branch = name), 'spec.repository.branch'],
+      [validPullRequest, (o, name) => (o.spec.repository.baseBranch = name), 'spec.repository.baseBranch'],
+      [validPullRequest, (o, name) => (o.spec.pullRequest.branchPrefix = name), 'spec.pullRequest.branchPrefix'],
+    ];
+    for (const [base, set, field] of fields) {
+      for (const name of validBranchNames) {
+        const obj = base();
+        set(obj, name);
+        await dryRunCreate(plane, obj);
+      }
+      for (const name of [...gitInvalidBranchNames, ...shadowingBranchNames]) {
+        assert.ok(branchNameProblem(name), `the sidecar refuses ${JSON.stringify(name)} too`);
+        const obj = base();
+        set(obj, name);
+        const message = await rejection(plane, obj);
+        assert.ok(message.includes(field), `${JSON.stringify(name)}: the message names ${field}: ${message}`);
+      }
+    }
+  });
+
+  it("refuses '@every' below the minimum interval at admission, and takes it at the minimum", async () => {
+    for (const schedule of ['@every 0s', '@every 4s', '@every 4999ms', '@every 100ms']) {
+      const obj = validGitCommit();
+      obj.spec.schedule = schedule;
+      assert.match(await rejection(plane, obj), /spec.schedule.*at least 5s/, schedule);
+    }
+    for (const schedule of ['@every 5s', '@every 5000ms', '@every 1m']) {
       const obj = validGitCommit();
       obj.spec.schedule = schedule;
       await dryRunCreate(plane, obj);

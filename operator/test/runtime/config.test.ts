@@ -23,4 +23,16 @@ describe('operator flags', () => {
     assert.throws(() => parseConfig(['--log-level=loud'], {}), /--log-level: one of debug, info, warn, error/);
     assert.throws(() => parseConfig(['--no-such-flag'], {}));
   });
+
+  it('lets the command line win even with the default value, and takes negations', () => {
+    const env = { GCO_LEADER_ELECT: 'true', GCO_CONCURRENCY: '7', GCO_ALLOW_FILE_URLS: 'true' };
+    assert.equal(parseConfig(['--leader-elect=false'], env).leaderElect, false);
+    assert.equal(parseConfig(['--no-leader-elect'], env).leaderElect, false);
+    assert.equal(parseConfig(['--leader-elect=true'], {}).leaderElect, true);
+    assert.equal(parseConfig(['--concurrency=4'], env).concurrency, 4, 'a flag equal to its default still wins');
+    assert.equal(parseConfig(['--no-allow-file-urls'], env).allowFileUrls, false);
+    assert.equal(parseConfig([], env).allowFileUrls, true);
+    assert.throws(() => parseConfig(['--leader-elect=yes'], {}), /--leader-elect: expected true or false, got "yes"/);
+    assert.throws(() => parseConfig([], { GCO_LEADER_ELECT: '1' }), /GCO_LEADER_ELECT: expected true or false/);
+  });
 });

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../src/logger.ts';
 import { Controller, done, requeueAfter, TerminalError } from '../../src/runtime/controller.ts';
+import { Index } from '../../src/runtime/index.ts';
 import type { ChangeHandler } from '../../src/runtime/informer.ts';
 import type { KubeObject } from '../../src/runtime/resources.ts';
-import { WorkQueue } from '../../src/runtime/workqueue.ts';
+import { TokenBucket, WorkQueue } from '../../src/runtime/workqueue.ts';
 
 describe('controller runtime: work queue', () => {
   it('queues a key once however often it is added', async () => {
@@ -82,12 +83,37 @@ describe('controller runtime: work queue', () => {
     q.shutDown();
   });
 
-  it('limits the overall rate with a token bucket', async () => {
-    const q = new WorkQueue({ qps: 20, burst: 2 });
-    for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) q.add(k);
-    const start = Date.now();
-    for (let i = 0; i < 6; i++) await q.get();
-    assert.ok(Date.now() - start >= 150, `6 items at 20/s with a burst of 2 took ${Date.now() - start} ms`);
+  it('never throttles new events: a thousand adds come out at once with a bucket of 1/s', async () => {
+    // client-go rate-limits only AddRateLimited; a throttled get() (the old behaviour) drained 5,000
+    // objects at 10/s after every restart and resync.
+    const q = new WorkQueue({ qps: 1, burst: 1 });
+    for (let i = 0; i < 1000; i++) q.add(`k${i}`);
+    let macrotaskRan = false;
+    setImmediate(() => {
+      macrotaskRan = true;
+    });
+    const got: Array<string | undefined> = [];
+    for (let i = 0; i < 1000; i++) got.push(await q.get());
+    assert.equal(macrotaskRan, false, 'every get() was answered without waiting for a timer');
+    assert.equal(new Set(got).size, 1000);
+    q.shutDown();
+  });
+
+  it('rate-limits failures by the larger of the per-key backoff and the overall bucket', () => {
+    const q = new WorkQueue({ baseDelayMs: 1, maxDelayMs: 60_000, qps: 1, burst: 1 });
+    const delays = ['a', 'b', 'c'].map((k) => q.addRateLimited(k));
+    assert.equal(delays[0], 1, 'the first retry has a token: its own backoff');
+    assert.ok((delays[1] ?? 0) >= 990 && (delays[1] ?? 0) <= 1000, `second waits for the next token: ${delays[1]}`);
+    assert.ok((delays[2] ?? 0) >= 1990 && (delays[2] ?? 0) <= 2000, `third queues behind it: ${delays[2]}`);
+    q.shutDown();
+  });
+
+  it('token bucket: reservations queue behind each other and refill at qps up to the burst', () => {
+    let now = 0;
+    const bucket = new TokenBucket(10, 2, () => now);
+    assert.deepEqual([bucket.reserve(), bucket.reserve(), bucket.reserve(), bucket.reserve()], [0, 0, 100, 200]);
+    now = 10_000; // long idle: refills to the burst, no more
+    assert.deepEqual([bucket.reserve(), bucket.reserve(), bucket.reserve()], [0, 0, 100]);
   });
 
   it('wakes waiting workers and stops them on shutdown', async () => {
@@ -184,5 +210,25 @@ describe('controller runtime: controller', () => {
     assert.equal(calls.get('flaky'), 3, 'retried until it succeeded');
     assert.equal(calls.get('broken'), 1, 'a terminal error is not retried');
     assert.equal(calls.get('later'), 2, 'requeued once');
+  });
+});
+
+describe('controller runtime: index', () => {
+  it('files objects under their values and follows updates and deletes', () => {
+    const handlers: Array<ChangeHandler<KubeObject & { ref?: string }>> = [];
+    const source = { onChange: (h: ChangeHandler<KubeObject & { ref?: string }>) => handlers.push(h) };
+    const index = new Index(source, (o: KubeObject & { ref?: string }) => (o.ref ? [o.ref] : []));
+    const emit = (type: 'added' | 'updated' | 'deleted', name: string, ref?: string) => {
+      for (const h of handlers) h(type, { metadata: { name, namespace: 'ns' }, ref }, undefined);
+    };
+    emit('added', 'a', 's1');
+    emit('added', 'b', 's1');
+    emit('added', 'c');
+    assert.deepEqual(index.keys('s1').sort(), ['ns/a', 'ns/b']);
+    emit('updated', 'b', 's2');
+    assert.deepEqual([index.keys('s1'), index.keys('s2')], [['ns/a'], ['ns/b']]);
+    emit('deleted', 'a', 's1');
+    assert.deepEqual(index.keys('s1'), []);
+    assert.deepEqual(index.keys('nothing'), []);
   });
 });

@@ -67,11 +67,26 @@ export const repositoryUrlRules: CelRule[] = [
   },
 ];
 
+/**
+ * Short branch names, as `git check-ref-format --branch` takes them, minus names that shadow other refs
+ * (the same rules as branchNameProblem in git-sidecar/src/jobs/validation.ts, which the operator and the
+ * sidecar apply again): a tenant's `refs/heads/main` would become `refs/heads/refs/heads/main` on the
+ * remote and make every other tenant's push to main ambiguous.
+ */
 export const branchRules: CelRule[] = [
   {
-    rule: "!self.matches('(^[-/.])|([/.]$)|([.][.])|([[:space:]~^:?*\\\\[\\\\\\\\])|([.]lock$)|(//)|(@[{])|(^@$)')",
+    rule: "!self.matches('(^[-/.])|([/.]$)|([.][.])|([[:space:][:cntrl:]~^:?*\\\\[\\\\\\\\])|([.]lock(/|$))|(//)|(/[.])|(@[{])|(^@$)')",
     message:
-      "must be a valid git branch name: no spaces, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', no leading '-', '/' or '.', no trailing '/', '.' or '.lock'",
+      "must be a valid git branch name: no spaces or control characters, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', no leading '-', '/' or '.', no part starting with '.', no trailing '/' or '.', no part ending in '.lock'",
+  },
+  {
+    rule: "!self.matches('^(refs|heads|tags|remotes)(/|$)')",
+    message:
+      "must be a short branch name such as 'main': names starting with 'refs/', 'heads/', 'tags/' or 'remotes/' name or shadow other refs",
+  },
+  {
+    rule: "!self.matches('(^|/)HEAD$') && !self.matches('^[A-Z_]*_HEAD$')",
+    message: "must not be 'HEAD' or a pseudo-ref such as 'FETCH_HEAD'",
   },
 ];
 
@@ -96,10 +111,21 @@ export const cronPattern =
 export const cronMacroPattern = '^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$';
 export const everyPattern = '^@every ([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$';
 
+/**
+ * The shortest `@every` interval: each tick is an execution, a commit and a push; below a few seconds a
+ * schedule is a loop. The operator (controllers/execution/schedule.ts) holds schedules to it too.
+ */
+export const minimumEvery = { seconds: 5, text: '5s' } as const;
+
 export const scheduleRules: CelRule[] = [
   {
     rule: `self.matches('${cronPattern}') || self.matches('${cronMacroPattern}') || self.matches('${everyPattern}')`,
     message:
       "must be a 5-field cron expression in UTC ('0 */6 * * *', '0 9 * * MON'), a macro (@hourly, @daily, @weekly, @monthly, @yearly) or '@every <duration>' ('@every 30m')",
+  },
+  {
+    // Only once the format rule holds, so that duration() never sees text it cannot parse.
+    rule: `!self.matches('${everyPattern}') || duration(self.substring(7)) >= duration('${minimumEvery.text}')`,
+    message: `'@every' must be at least ${minimumEvery.text}: each tick is a commit and a push`,
   },
 ];

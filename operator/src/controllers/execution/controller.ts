@@ -2,8 +2,9 @@
 import type { Logger } from '../../logger.ts';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
+import { Index } from '../../runtime/index.ts';
 import { Informer, type InformerOptions, InformerSet } from '../../runtime/informer.ts';
-import type { KubeClient } from '../../runtime/kube-client.ts';
+import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
 import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
@@ -54,9 +55,17 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     client: opts.client,
     type: opts.type,
     events: opts.events,
-    secretVersion: (obj) => {
-      const name = obj.spec.auth?.secretName;
-      return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
+    secretVersion: {
+      cached: (obj) => {
+        const name = obj.spec.auth?.secretName;
+        return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
+      },
+      live: async (obj) => {
+        const name = obj.spec.auth?.secretName;
+        return name
+          ? ((await secretMetadata(opts.client, obj.metadata.namespace ?? '', name))?.resourceVersion ?? '')
+          : '';
+      },
     },
     publish: opts.publish,
     phases: opts.phases,
@@ -70,14 +79,21 @@ export function executionController<T extends Executable>(opts: ExecutionControl
     logger: opts.logger,
     metrics: opts.metrics?.runtime.controller(opts.name),
   });
-  // A changed auth Secret re-runs the resources that use it.
-  controller.watches(opts.secrets, (secret) =>
-    informers
-      .list()
-      .filter(
-        (o) => o.metadata.namespace === secret.metadata.namespace && o.spec.auth?.secretName === secret.metadata.name,
-      )
-      .map(keyOf),
+  // A changed auth Secret re-runs the resources that use it, found through an index (Secret -> users).
+  const bySecret = new Index<T>(informers, (obj) =>
+    obj.spec.auth?.secretName ? [`${obj.metadata.namespace}/${obj.spec.auth.secretName}`] : [],
   );
+  controller.watches(opts.secrets, (secret) => bySecret.keys(keyOf(secret)));
   return { controller, informers };
+}
+
+/** A Secret's metadata as the API server has it now; undefined when it does not exist. */
+async function secretMetadata(client: KubeClient, namespace: string, name: string) {
+  try {
+    const secret = await client.get<KubeObject>(`/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`);
+    return secret.metadata;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }

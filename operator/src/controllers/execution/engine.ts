@@ -19,7 +19,7 @@ import { patchStatus } from '../../runtime/status.ts';
 import { ExecutionFailure, transient } from './failure.ts';
 import type { ExecutionMetrics } from './metrics.ts';
 import { retryDelayMs, retryPolicyOf } from './retry.ts';
-import { nextTick } from './schedule.ts';
+import { nextTick, scheduleError } from './schedule.ts';
 
 export type Trigger = 'Generation' | 'Request' | 'SecretChanged' | 'Schedule';
 
@@ -77,6 +77,8 @@ export interface Outcome {
 export interface ExecutionContext {
   execution: ActiveExecution;
   instant: Date;
+  /** Reports the resourceVersion of the auth Secret this attempt read its credentials from. */
+  secretRead(resourceVersion: string): void;
   /** Records kind-specific status before a side effect (a PR's head branch before its push). */
   saveStatus(fields: Record<string, unknown>): Promise<void>;
   logger: Logger;
@@ -86,8 +88,12 @@ export interface EngineOptions<T extends Executable> {
   client: KubeClient;
   type: ResourceType;
   events: EventRecorder;
-  /** resourceVersion of a resource's auth Secret as the cache has it ('' when it has none or it is missing). */
-  secretVersion(obj: T): string;
+  /**
+   * resourceVersion of a resource's auth Secret: as the (metadata-only) cache has it, and as the API
+   * server has it now ('' when the Secret does not exist). The cache says cheaply that something may
+   * have changed; the live read confirms it, since a cache behind a broken watch lags.
+   */
+  secretVersion: { cached(obj: T): string; live(obj: T): Promise<string> };
   publish(obj: T, ctx: ExecutionContext): Promise<Outcome>;
   /** Phases of this kind: running and failed. */
   phases: { running: string; failed: string };
@@ -119,14 +125,16 @@ export class ExecutionEngine<T extends Executable> {
   }
 
   /** The trigger of a new execution, if one is due now. */
-  private dueTrigger(obj: T, now: Date): { trigger: Trigger; tick?: Date } | undefined {
+  private async dueTrigger(
+    obj: T,
+    now: Date,
+  ): Promise<{ trigger: Trigger; tick?: Date; secretVersion?: string } | undefined> {
     const status = obj.status ?? {};
     if (status.observedGeneration !== obj.metadata.generation) return { trigger: 'Generation' };
     const requested = obj.metadata.annotations?.[annotations.reconcileRequestedAt];
     if (requested && requested !== status.lastHandledReconcileAt) return { trigger: 'Request' };
-    if (obj.spec.auth?.secretName && (status.authSecretResourceVersion ?? '') !== this.opts.secretVersion(obj)) {
-      return { trigger: 'SecretChanged' };
-    }
+    const secretVersion = await this.changedSecretVersion(obj);
+    if (secretVersion !== undefined) return { trigger: 'SecretChanged', secretVersion };
     if (this.isStalled(obj)) return undefined;
     let tick = this.nextScheduled(obj);
     if (!tick || tick > now || !obj.spec.schedule) return undefined;
@@ -137,6 +145,20 @@ export class ExecutionEngine<T extends Executable> {
       tick = next;
     }
     return { trigger: 'Schedule', tick };
+  }
+
+  /**
+   * The auth Secret's version when it differs from the one the last execution used, else undefined.
+   * One rule, whatever the cache says: an execution starts for a Secret only when the version read now
+   * differs from the version recorded as used (and the Secret exists: a deleted Secret is no new
+   * credentials). A lagging cache costs one GET, never an execution.
+   */
+  private async changedSecretVersion(obj: T): Promise<string | undefined> {
+    if (!obj.spec.auth?.secretName) return undefined;
+    const used = obj.status?.authSecretResourceVersion ?? '';
+    if (this.opts.secretVersion.cached(obj) === used) return undefined;
+    const live = await this.opts.secretVersion.live(obj);
+    return live !== '' && live !== used ? live : undefined;
   }
 
   private isStalled(obj: T): boolean {
@@ -160,7 +182,9 @@ export class ExecutionEngine<T extends Executable> {
     }
     if (!execution) {
       if (obj.spec.suspend) return done;
-      const due = this.dueTrigger(obj, now);
+      const scheduleProblem = scheduleError(obj.spec.schedule);
+      if (scheduleProblem) return this.stallOnSpec(obj, 'InvalidSchedule', `spec.schedule: ${scheduleProblem}`);
+      const due = await this.dueTrigger(obj, now);
       if (!due) return this.untilNextTick(obj, now);
       execution = {
         id: `${(obj.metadata.uid ?? '').slice(0, 8)}-${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
@@ -183,7 +207,9 @@ export class ExecutionEngine<T extends Executable> {
           phase: this.opts.phases.running,
           lastHandledReconcileAt:
             obj.metadata.annotations?.[annotations.reconcileRequestedAt] ?? obj.status?.lastHandledReconcileAt,
-          authSecretResourceVersion: this.opts.secretVersion(obj),
+          // The version that triggered a SecretChanged execution, so that one that fails before reading
+          // the Secret does not trigger itself again; an attempt that reads it records what it read.
+          ...(due.secretVersion ? { authSecretResourceVersion: due.secretVersion } : {}),
           ...(due.tick ? { lastScheduledTime: iso(due.tick) } : {}),
           conditions: this.conditions(obj, {
             ready: ['Unknown', 'Progressing', `Execution ${execution.id} (${execution.trigger}) is running`],
@@ -223,6 +249,34 @@ export class ExecutionEngine<T extends Executable> {
     );
   }
 
+  /**
+   * Stalls on a spec no execution can fix (a schedule that cannot run): Ready=False, Stalled=True with
+   * the reason, once per generation; nothing runs until the spec changes.
+   */
+  private async stallOnSpec(obj: T, reason: string, message: string): Promise<Action> {
+    const stalled = (obj.status?.conditions ?? []).find((c) => c.type === 'Stalled');
+    if (
+      stalled?.status === 'True' &&
+      stalled.reason === reason &&
+      obj.status?.observedGeneration === obj.metadata.generation
+    ) {
+      return done;
+    }
+    await this.patch(obj, {
+      phase: this.opts.phases.failed,
+      message,
+      observedGeneration: obj.metadata.generation,
+      nextScheduledTime: null,
+      conditions: this.conditions(obj, {
+        ready: ['False', reason, message],
+        reconciling: false,
+        stalled: [reason, message],
+      }),
+    });
+    await this.opts.events.record(obj, 'Warning', reason, message);
+    return done;
+  }
+
   private untilNextTick(obj: T, now: Date): Action {
     const tick = this.nextScheduled(obj);
     if (!tick || this.isStalled(obj)) return done;
@@ -239,6 +293,9 @@ export class ExecutionEngine<T extends Executable> {
     const ended = (result: string) => span?.setAttribute('gco.result', result);
     const started = performance.now();
     const attempted = (ok: boolean) => metrics?.attempted(kind, ok, (performance.now() - started) / 1000);
+    // The Secret version this attempt used, recorded with whatever the attempt ends in (retry, stall,
+    // success), so that only a later change of the Secret starts another execution.
+    let secretUsed: { authSecretResourceVersion?: string } = {};
     let outcome: Outcome;
     try {
       const policy = retryPolicyOf(obj.metadata.annotations);
@@ -246,6 +303,9 @@ export class ExecutionEngine<T extends Executable> {
         outcome = await this.opts.publish(obj, {
           execution: attempt,
           instant: new Date(execution.instant),
+          secretRead: (resourceVersion) => {
+            secretUsed = { authSecretResourceVersion: resourceVersion };
+          },
           logger,
           saveStatus: async (fields) => {
             obj = await this.patch(obj, fields);
@@ -269,6 +329,7 @@ export class ExecutionEngine<T extends Executable> {
           ended(`Retrying: ${failure.reason}`);
           await this.patch(obj, {
             activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
+            ...secretUsed,
             retryCount: attempt.attempts,
             message: failure.message,
             conditions: this.conditions(obj, {
@@ -300,6 +361,7 @@ export class ExecutionEngine<T extends Executable> {
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message,
+          ...secretUsed,
           retryCount: attempt.attempts - 1,
           conditions: this.conditions(obj, {
             ready: ['False', reason, message],
@@ -317,6 +379,7 @@ export class ExecutionEngine<T extends Executable> {
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message: error.message,
+          ...secretUsed,
           conditions: this.conditions(obj, {
             ready: ['False', error.reason, error.message],
             reconciling: false,
@@ -338,6 +401,7 @@ export class ExecutionEngine<T extends Executable> {
     const finished = await this.finish(obj, attempt, {
       phase: outcome.phase,
       message: outcome.message,
+      ...secretUsed,
       retryCount: attempt.attempts - 1,
       ...(outcome.commitSHA ? { commitSHA: outcome.commitSHA, shortCommitSHA: outcome.commitSHA.slice(0, 7) } : {}),
       ...(outcome.branch ? { branch: outcome.branch } : {}),

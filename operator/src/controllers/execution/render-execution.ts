@@ -7,6 +7,7 @@ import { create } from '@bufbuild/protobuf';
 import type { Credentials, FileOperation as SidecarOperation } from '@gco/git-sidecar/client';
 import { FileMode, FileOperationSchema } from '@gco/git-sidecar/client';
 import { inSpan } from '@gco/git-sidecar/telemetry';
+import { branchNameProblem } from '@gco/git-sidecar/validation';
 import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
 import { render, type SkippedReference, template } from '../../render/render.ts';
 import { RenderError } from '../../render/strategies.ts';
@@ -26,7 +27,8 @@ export interface RenderSettings {
 }
 
 export interface RenderableSpec {
-  repository: { url: string };
+  repository: { url: string; branch?: string; baseBranch?: string };
+  pullRequest?: { branchPrefix?: string };
   auth?: { secretName?: string };
   commit?: { author?: string; message?: string };
   files?: FileEntry[];
@@ -54,11 +56,33 @@ export function parseAuthor(text: string | undefined, fallback: { name: string; 
   return { name: m[1] as string, email: m[2] as string };
 }
 
+/**
+ * The CRD's CEL rules refuse these names at admission; this holds objects admitted before them (or by a
+ * CRD without them), so that no resource can create a branch that shadows another's.
+ */
+function checkBranchNames(spec: RenderableSpec): void {
+  const prefix = spec.pullRequest?.branchPrefix;
+  const names: Array<[string, string | undefined]> = [
+    ['spec.repository.branch', spec.repository.branch],
+    ['spec.repository.baseBranch', spec.repository.baseBranch],
+    // The head branch is '<prefix>-<YYYYMMDDhhmmss>': the prefix is checked as part of such a name.
+    ['spec.pullRequest.branchPrefix', prefix === undefined ? undefined : `${prefix}-20060102150405`],
+  ];
+  for (const [field, name] of names) {
+    const problem = name === undefined ? undefined : branchNameProblem(name);
+    if (problem) {
+      const shown = field.endsWith('branchPrefix') ? prefix : name;
+      throw permanent('InvalidBranch', `${field}: ${JSON.stringify(shown)} is not a valid branch name: it ${problem}`);
+    }
+  }
+}
+
 export async function renderExecution(
   settings: RenderSettings,
   namespace: string,
   spec: RenderableSpec,
   instant: Date,
+  hooks: { secretRead?(resourceVersion: string): void } = {},
 ): Promise<RenderedExecution> {
   if (spec.repository.url.startsWith('file://') && !settings.allowFileUrls) {
     throw permanent(
@@ -66,15 +90,20 @@ export async function renderExecution(
       'spec.repository.url: file:// URLs are refused unless the operator runs with --allow-file-urls',
     );
   }
+  checkBranchNames(spec);
   const secretName = spec.auth?.secretName;
+  // The version comes from the same read as the content, so status records the credentials actually used.
+  const readCredentials = async (name: string) => {
+    const secret = await readAuthSecret(settings.client, namespace, name);
+    hooks.secretRead?.(secret.metadata.resourceVersion ?? '');
+    return credentialsFromSecret(secret, spec.repository.url);
+  };
   const references = spec.resourceReferences ?? [];
   const { credentials, objects, namespaces } = await inSpan(
     'read objects',
     { 'gco.references': references.length },
     async () => ({
-      credentials: secretName
-        ? credentialsFromSecret(await readAuthSecret(settings.client, namespace, secretName), spec.repository.url)
-        : undefined,
+      credentials: secretName ? await readCredentials(secretName) : undefined,
       ...(await readReferences(settings.client, settings.discovery, {
         namespace,
         serviceAccountName: spec.serviceAccountName,

@@ -4,6 +4,10 @@
  * the previous tick.
  */
 import { Cron } from 'croner';
+import { minimumEvery } from '../../api/v1/validation.ts';
+
+/** The CRD refuses shorter `@every` intervals at admission; this holds schedules it never checked. */
+const minimumEveryMs = minimumEvery.seconds * 1000;
 
 const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -19,13 +23,27 @@ export function parseEvery(schedule: string): number | undefined {
     consumed += part[0].length;
   }
   if (consumed !== text.length || total <= 0) throw new Error(`'${schedule}' is not a valid @every duration`);
+  if (total < minimumEveryMs) {
+    throw new Error(`'${schedule}' is shorter than the minimum interval of ${minimumEveryMs / 1000}s`);
+  }
   return total;
+}
+
+/** Why a schedule cannot run, or undefined when it can (or there is none). */
+export function scheduleError(schedule: string | undefined): string | undefined {
+  if (!schedule) return undefined;
+  try {
+    nextTick(schedule, new Date());
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /** The first tick strictly after `after`. */
 export function nextTick(schedule: string, after: Date): Date {
   const every = parseEvery(schedule);
-  if (every !== undefined) return new Date(after.getTime() + Math.max(1000, every));
+  if (every !== undefined) return new Date(after.getTime() + every);
   const next = new Cron(schedule.trim(), { timezone: 'UTC', paused: true }).nextRun(after);
   if (!next) throw new Error(`'${schedule}' has no next run`);
   return next;

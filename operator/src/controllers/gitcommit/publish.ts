@@ -13,7 +13,7 @@ export interface PublishSettings extends RenderSettings {
 
 export async function publishCommit(settings: PublishSettings, gc: GitCommit, ctx: ExecutionContext): Promise<Outcome> {
   const spec = gc.spec;
-  const rendered = await renderExecution(settings, gc.metadata.namespace, spec, ctx.instant);
+  const rendered = await renderExecution(settings, gc.metadata.namespace, spec, ctx.instant, ctx);
   let response: Awaited<ReturnType<SidecarClient['commit']>>;
   try {
     response = await settings.sidecar.commit(

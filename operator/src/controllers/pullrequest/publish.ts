@@ -28,7 +28,7 @@ export async function publishPullRequest(
 ): Promise<Outcome> {
   const spec = pr.spec;
   const status = pr.status ?? {};
-  const rendered = await renderExecution(settings, pr.metadata.namespace, spec, ctx.instant);
+  const rendered = await renderExecution(settings, pr.metadata.namespace, spec, ctx.instant, ctx);
   const method = rendered.credentials?.method;
   if (method?.case !== 'token') {
     throw permanent(
