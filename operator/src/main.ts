@@ -42,7 +42,12 @@ try {
 const client = new KubeClient(auth);
 const events = new EventRecorder(client, 'git-change-operator', logger);
 
-const secrets = informersFor<KubeObject>(client, secretType, config.namespaces, logger);
+// Metadata only: the engine reads a Secret's resourceVersion from the cache (a change re-runs the
+// resources using it) and its contents with a GET when an execution needs them.
+const secrets = informersFor<KubeObject>(client, secretType, config.namespaces, logger, 0, {
+  metadataOnly: true,
+  metrics: metrics.runtime.informer(secretType.kind),
+});
 const settings = {
   client,
   discovery: new Discovery(client),

@@ -4,9 +4,47 @@
  * JSON: client-node's typed serializers rename and drop fields of objects they do not model, which is
  * wrong for a controller that reads any kind and writes the status of its own.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClusterAuth } from './cluster-auth.ts';
+
+/**
+ * Our own connection pools. Node's global agent (keep-alive with a 5 s socket timeout since Node 19)
+ * would cut every watch that stays quiet for 5 s. Ordinary requests each carry their own timeout; their
+ * idle pooled sockets are closed after 60 s, before the API server's 90 s idle timeout can race a new
+ * request on them. Watches have a pool with no socket timeout at all: a quiet watch is normal, and a
+ * dead one is the informer's watchdog's job. TCP keep-alive probes start after 30 s, as client-go's dialer.
+ */
+const pools = {
+  request: {
+    'http:': new HttpAgent({ keepAlive: true, keepAliveMsecs: 30_000, timeout: 60_000 }),
+    'https:': new HttpsAgent({ keepAlive: true, keepAliveMsecs: 30_000, timeout: 60_000 }),
+  },
+  watch: {
+    'http:': new HttpAgent({ keepAlive: true, keepAliveMsecs: 30_000 }),
+    'https:': new HttpsAgent({ keepAlive: true, keepAliveMsecs: 30_000 }),
+  },
+};
+
+/**
+ * An agent a ClusterAuth supplied is kept only when it is more than a plain pool (a proxy agent from a
+ * kubeconfig's proxy-url); client-node's plain per-request agent is replaced by ours, which keeps
+ * connections alive. TLS settings travel in the request options either way.
+ */
+function agentFor(url: URL, supplied: RequestOptions['agent'], watch: boolean): RequestOptions['agent'] {
+  const plain =
+    !supplied ||
+    Object.getPrototypeOf(supplied) === HttpsAgent.prototype ||
+    Object.getPrototypeOf(supplied) === HttpAgent.prototype;
+  if (!plain) return supplied;
+  return pools[watch ? 'watch' : 'request'][url.protocol === 'http:' ? 'http:' : 'https:'];
+}
+
+/** Accept header asking for PartialObjectMetadata: objects without spec, data or status. */
+export const metadataOnlyAccept = {
+  list: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+  object: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+};
 
 export interface Status {
   kind?: 'Status';
@@ -36,6 +74,8 @@ export interface Impersonation {
 }
 
 export interface RequestOpts {
+  /** The Accept header; application/json unless set. */
+  accept?: string;
   body?: unknown;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
@@ -66,7 +106,7 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const options: RequestOptions & { headers: Record<string, string | string[]> } = {
       method,
-      headers: { accept: 'application/json' },
+      headers: { accept: opts.accept ?? 'application/json' },
     };
     await this.auth.apply(options);
     if (opts.body !== undefined) options.headers['content-type'] = opts.contentType ?? 'application/json';
@@ -77,19 +117,27 @@ export class KubeClient {
     return { url, options };
   }
 
-  private send(url: URL, options: RequestOptions, opts: RequestOpts): Promise<IncomingMessage> {
+  /** Sends a request: with a timeout, or as a watch, with none. */
+  private send(
+    url: URL,
+    options: RequestOptions,
+    opts: RequestOpts & ({ timeoutMs: number } | { watch: true }),
+  ): Promise<IncomingMessage> {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    const watch = 'watch' in opts;
+    const agent = agentFor(url, options.agent, watch);
     return new Promise((resolve, reject) => {
-      const req = send(url, { ...options, signal: opts.signal, timeout: opts.timeoutMs }, resolve);
+      const timeout = 'timeoutMs' in opts ? opts.timeoutMs : undefined;
+      const req = send(url, { ...options, agent, signal: opts.signal, timeout }, resolve);
       req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
+      if (!watch) req.on('timeout', () => req.destroy(new Error(`request to ${url.pathname} timed out`)));
       req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
     });
   }
 
   async request<T>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
     const { url, options } = await this.options(method, path, opts);
-    const res = await this.send(url, options, { timeoutMs: 30_000, ...opts });
+    const res = await this.send(url, options, { ...opts, timeoutMs: opts.timeoutMs ?? 30_000 });
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString();
@@ -112,32 +160,47 @@ export class KubeClient {
 
   /**
    * Streams a watch: calls `onEvent` per JSON line until the server ends the stream (resolves) or the
-   * connection fails (rejects). Aborting the signal ends it.
+   * connection fails (rejects). Aborting the signal ends it. The connection has no client-side timeout:
+   * the server ends a watch after its `timeoutSeconds`.
    */
-  async watch(
-    path: string,
-    query: RequestOpts['query'],
-    onEvent: (event: unknown) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { url, options } = await this.options('GET', path, { query: { ...query, watch: true } });
-    const res = await this.send(url, options, { signal });
+  async watch(path: string, opts: WatchOpts): Promise<void> {
+    const { url, options } = await this.options('GET', path, {
+      query: { ...opts.query, watch: true },
+      accept: opts.accept,
+    });
+    const res = await this.send(url, options, { signal: opts.signal, watch: true });
     if ((res.statusCode ?? 0) >= 400) {
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
-      const parsed = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Status;
+      let parsed: Status = {};
+      try {
+        parsed = JSON.parse(Buffer.concat(chunks).toString() || '{}') as Status;
+      } catch {
+        parsed = {};
+      }
       throw new ApiError(res.statusCode ?? 0, parsed.reason ?? 'Unknown', parsed.message ?? 'watch failed');
     }
+    // Decoded as a stream: a character split across two chunks stays whole.
+    res.setEncoding('utf8');
     let buffer = '';
     for await (const chunk of res) {
-      buffer += (chunk as Buffer).toString();
+      buffer += chunk as string;
       let newline = buffer.indexOf('\n');
       while (newline >= 0) {
         const line = buffer.slice(0, newline).trim();
         buffer = buffer.slice(newline + 1);
-        if (line) onEvent(JSON.parse(line));
+        if (line) opts.onEvent(JSON.parse(line));
         newline = buffer.indexOf('\n');
       }
     }
   }
+}
+
+export interface WatchOpts {
+  query?: RequestOpts['query'];
+  /** The Accept header; application/json unless set. */
+  accept?: string;
+  signal: AbortSignal;
+  /** Called per event; a throw ends the watch with that error. */
+  onEvent: (event: unknown) => void;
 }

@@ -1,10 +1,12 @@
 /**
  * The controller runtime's metrics, the ones controller-runtime and client-go export (reconciles, work
- * queue, leader election), under the gco_ prefix. Their only label is the controller's name: bounded,
- * never a per-object value.
+ * queue, leader election, informer lists and watch restarts), under the gco_ prefix. Their labels are
+ * the controller's name or the informer's kind (and a reason or result from a fixed set): bounded, never a
+ * per-object value.
  */
 import { secondsBuckets } from '@gco/git-sidecar/telemetry';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { InformerMetrics } from './informer.ts';
 
 /** What a WorkQueue reports (client-go's workqueue.MetricsProvider, in short). */
 export interface QueueMetrics {
@@ -34,6 +36,9 @@ export class RuntimeMetrics {
   private readonly retries: Counter<'name'>;
   private readonly queueSeconds: Histogram<'name'>;
   private readonly workSeconds: Histogram<'name'>;
+  private readonly watchRestarts: Counter<'kind' | 'reason'>;
+  private readonly lists: Counter<'kind'>;
+  private readonly listPages: Counter<'kind'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -82,6 +87,38 @@ export class RuntimeMetrics {
       buckets: secondsBuckets,
       registers,
     });
+    this.watchRestarts = new Counter({
+      name: 'gco_informer_watch_restarts_total',
+      help: 'Watches restarted, by kind and reason: timeout (ended by the server on time), watchdog (silent past the bookmark interval), error, gone (410: followed by a list).',
+      labelNames: ['kind', 'reason'],
+      registers,
+    });
+    this.lists = new Counter({
+      name: 'gco_informer_lists_total',
+      help: 'Full lists by informers (at start and after a 410 Gone).',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.listPages = new Counter({
+      name: 'gco_informer_list_pages_total',
+      help: 'List requests (pages) made by informers.',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+
+  /** The metrics of the informers of one kind. */
+  informer(kind: string): InformerMetrics {
+    for (const reason of ['timeout', 'watchdog', 'error', 'gone']) this.watchRestarts.inc({ kind, reason }, 0);
+    this.lists.inc({ kind }, 0);
+    this.listPages.inc({ kind }, 0);
+    return {
+      restarted: (reason) => this.watchRestarts.inc({ kind, reason }),
+      listed: (pages) => {
+        this.lists.inc({ kind });
+        this.listPages.inc({ kind }, pages);
+      },
+    };
   }
 
   /** The metrics of one controller and its queue. */

@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.ts';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Index } from '../../runtime/index.ts';
-import { Informer, InformerSet } from '../../runtime/informer.ts';
+import { Informer, type InformerOptions, InformerSet } from '../../runtime/informer.ts';
 import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
@@ -25,9 +25,12 @@ export function informersFor<T extends KubeObject>(
   namespaces: string[],
   logger: Logger,
   resyncMs = 0,
+  more: Pick<InformerOptions<T>, 'metadataOnly' | 'metrics'> = {},
 ): InformerSet<T> {
   const list = namespaces.length > 0 ? namespaces : [undefined];
-  return new InformerSet(list.map((namespace) => new Informer<T>(client, type, { namespace, logger, resyncMs })));
+  return new InformerSet(
+    list.map((namespace) => new Informer<T>(client, type, { namespace, logger, resyncMs, ...more })),
+  );
 }
 
 export interface ExecutionControllerOptions<T extends Executable> {
@@ -45,7 +48,9 @@ export interface ExecutionControllerOptions<T extends Executable> {
 }
 
 export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
-  const informers = informersFor<T>(opts.client, opts.type, opts.namespaces, opts.logger, 10 * 60_000);
+  const informers = informersFor<T>(opts.client, opts.type, opts.namespaces, opts.logger, 10 * 60_000, {
+    metrics: opts.metrics?.runtime.informer(opts.type.kind),
+  });
   const engine = new ExecutionEngine<T>({
     client: opts.client,
     type: opts.type,
