@@ -451,7 +451,7 @@ describe('GitCommit controller: behaviour', function () {
 
   it('runs on a schedule, and not while suspended', async () => {
     const gc = await gitCommit({
-      schedule: '@every 2s',
+      schedule: '@every 5s',
       files: [{ path: 'tick.log', content: '$(date +%s)\n', writeMode: 'append' }],
     });
     const status = await waitStatus(
@@ -466,7 +466,8 @@ describe('GitCommit controller: behaviour', function () {
     await env.kubectl(['patch', 'gitcommit', gc.name, '-n', ns, '--type=merge', '-p', '{"spec":{"suspend":true}}']);
     await new Promise((r) => setTimeout(r, 1500));
     const before = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
-    await new Promise((r) => setTimeout(r, 5000));
+    // Longer than one period: a tick would have come.
+    await new Promise((r) => setTimeout(r, 6000));
     const after = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
     assert.equal(after, before, 'no execution while suspended');
   });
