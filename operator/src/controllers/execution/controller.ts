@@ -18,6 +18,9 @@ export const secretType: ResourceType = {
   namespaced: true,
 };
 
+/** controller-runtime's default SyncPeriod. */
+export const defaultResyncMs = 10 * 60_000;
+
 /** One informer per watched namespace, or one for all namespaces. */
 export function informersFor<T extends KubeObject>(
   client: KubeClient,
@@ -38,6 +41,8 @@ export interface ExecutionControllerOptions<T extends Executable> {
   namespaces: string[];
   secrets: InformerSet<KubeObject>;
   concurrency: number;
+  /** Every resource is reconciled again this often though nothing changed (0: never). */
+  resyncMs?: number;
   logger: Logger;
   publish: EngineOptions<T>['publish'];
   phases: EngineOptions<T>['phases'];
@@ -45,7 +50,13 @@ export interface ExecutionControllerOptions<T extends Executable> {
 }
 
 export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
-  const informers = informersFor<T>(opts.client, opts.type, opts.namespaces, opts.logger, 10 * 60_000);
+  const informers = informersFor<T>(
+    opts.client,
+    opts.type,
+    opts.namespaces,
+    opts.logger,
+    opts.resyncMs ?? defaultResyncMs,
+  );
   const engine = new ExecutionEngine<T>({
     client: opts.client,
     type: opts.type,
