@@ -61,6 +61,8 @@ const node = join(repoRoot, 'node_modules/.bin/node');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** A duration measured by polling every 100 ms: no finer than that. */
+const polled = (ms: number) => (ms < 100 ? '<= 0.1 s' : seconds(ms));
 const mb = (n: number) => `${n.toFixed(0)} MB`;
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -357,7 +359,7 @@ try {
   };
   rows.push({
     what: `restart: every one of the ${total} reconciled again, from the new process's start until the queue is empty`,
-    figure: `${seconds(restartMs)} (${seconds(drained.at - controllersStarted)} after its caches synced; ${drained.state.worked} reconciles, ${restartExecutions} executions, ${pushes() - pushesBeforeRestart} pushes)`,
+    figure: `${polled(restartMs)} (${polled(drained.at - controllersStarted)} after its caches synced; ${drained.state.worked} reconciles, ${restartExecutions} executions, ${pushes() - pushesBeforeRestart} pushes)`,
     target: '<= 10 s',
     met: restartMs <= 10_000,
   });
@@ -386,7 +388,7 @@ try {
     figures.resync = { periodSeconds: resyncSeconds, drainMs: resyncMs, executions: resyncExecutions };
     rows.push({
       what: `resync (--resync-period=${resyncSeconds}s): from its keys' arrival until the queue is empty (100 ms polls)`,
-      figure: `${seconds(resyncMs)} (${resynced.state.worked - before.worked} reconciles, ${resyncExecutions} executions)`,
+      figure: `${polled(resyncMs)} (${resynced.state.worked - before.worked} reconciles, ${resyncExecutions} executions)`,
       target: '<= 10 s',
       met: resyncMs <= 10_000,
     });
