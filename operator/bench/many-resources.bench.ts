@@ -18,9 +18,9 @@
  * fail the run.
  *
  *   npm run bench -w @gco/operator                          # 5,000 resources (15-40 minutes on 2 cores)
- *   GCO_BENCH_RESOURCES=300 npm run bench -w @gco/operator  # a smoke run
+ *   GCO_BENCH_QUICK=1 npm run bench -w @gco/operator        # a smoke run: 300, 10 s idle, 5 samples
  *
- * Other knobs: GCO_BENCH_RESYNC_SECONDS (the restarted operator's --resync-period; default 60, must exceed
+ * Other knobs: GCO_BENCH_RESOURCES, GCO_BENCH_RESYNC_SECONDS (the restarted operator's --resync-period; default 60, must exceed
  * the restart's drain), GCO_BENCH_IDLE_SECONDS (60), GCO_BENCH_LATENCY_SAMPLES (20),
  * GCO_BENCH_LATENCY_SPACING_MS (6000: longer than any idle timeout of a watch or a connection),
  * GCO_BENCH_OPERATOR_ARGS (extra flags for both operators), GCO_BENCH_NODE_OPTIONS (for the operators and
@@ -29,6 +29,7 @@
  * the sidecar at the end, and their summaries), GCO_BENCH_OUTPUT=<file> (the figures as JSON).
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   ControlPlane,
@@ -48,11 +49,12 @@ import { ReadyWatch } from './support/ready-watch.ts';
 import { printReport, type Row } from './support/report.ts';
 
 const env = process.env;
-const resources = Number(env.GCO_BENCH_RESOURCES ?? 5000);
+const quick = env.GCO_BENCH_QUICK === '1';
+const resources = Number(env.GCO_BENCH_RESOURCES ?? (quick ? 300 : 5000));
 const repositories = 10;
 const resyncSeconds = Number(env.GCO_BENCH_RESYNC_SECONDS ?? 60);
-const idleSeconds = Number(env.GCO_BENCH_IDLE_SECONDS ?? 60);
-const latencySamples = Number(env.GCO_BENCH_LATENCY_SAMPLES ?? 20);
+const idleSeconds = Number(env.GCO_BENCH_IDLE_SECONDS ?? (quick ? 10 : 60));
+const latencySamples = Number(env.GCO_BENCH_LATENCY_SAMPLES ?? (quick ? 5 : 20));
 const latencySpacingMs = Number(env.GCO_BENCH_LATENCY_SPACING_MS ?? 6000);
 const namespace = 'bench';
 const token = 'ghp_operator_bench_token_0123456789';
@@ -154,6 +156,12 @@ async function probe(script: string, args: string[], extraEnv: NodeJS.ProcessEnv
 
 const rows: Row[] = [];
 const figures: Record<string, unknown> = { resources, repositories };
+// The machine is shared: its load before and after says how much of it the run had.
+const machine = () =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
+const machineAtStart = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, ${machine()}`;
 
 const plane = await ControlPlane.start();
 const root = await tempDir('gco-operator-bench-');
@@ -464,6 +472,12 @@ try {
   }
 } finally {
   watch?.stop();
+  figures.machine = { atStart: machineAtStart, atEnd: machine() };
+  console.log(`\nMachine: ${machineAtStart}; at the end, ${machine()}.`);
+  const settings = ['GCO_BENCH_OPERATOR_ARGS', 'GCO_BENCH_NODE_OPTIONS', 'GCO_BENCH_HEAP_MB']
+    .filter((k) => env[k])
+    .map((k) => `${k}=${env[k]}`);
+  if (settings.length > 0) console.log(`Settings: ${settings.join(', ')}.`);
   printReport(rows);
   if (env.GCO_BENCH_OUTPUT) await writeFile(env.GCO_BENCH_OUTPUT, `${JSON.stringify({ rows, figures }, null, 2)}\n`);
   await plane.stop();
