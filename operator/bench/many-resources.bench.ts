@@ -63,6 +63,10 @@ const node = join(repoRoot, 'node_modules/.bin/node');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** Mean of a histogram, in milliseconds. */
+const mean = (m: Metrics, name: string, labels: Record<string, string> = {}) =>
+  (1000 * m.get(`${name}_sum`, labels)) / Math.max(1, m.get(`${name}_count`, labels));
+const ms = (x: number) => `${x.toFixed(0)} ms`;
 /** A duration measured by polling every 100 ms: no finer than that. */
 const polled = (ms: number) => (ms < 100 ? '<= 0.1 s' : seconds(ms));
 const mb = (n: number) => `${n.toFixed(0)} MB`;
@@ -253,6 +257,13 @@ try {
   const delta = (name: string, labels: Record<string, string> = {}) =>
     sidecarAfter.get(name, labels) - sidecarBefore.get(name, labels);
   const batches = delta('gco_batch_jobs_count');
+  /** Mean of a histogram over the burst, in milliseconds. */
+  const meanOfDelta = (name: string, labels: Record<string, string> = {}) =>
+    (1000 * delta(`${name}_sum`, labels)) / Math.max(1, delta(`${name}_count`, labels));
+  const serverPushes = git.requests
+    .filter((r) => r.service === 'git-receive-pack' && r.method === 'POST')
+    .slice(pushesBefore);
+  const serverPushMs = serverPushes.reduce((n, r) => n + r.ms, 0) / Math.max(1, serverPushes.length);
   const burstOperator = await processMemory(operator.process.child.pid);
   const burstSidecar = await processMemory(sidecar.process.child.pid);
   const operatorMetrics = await Metrics.scrape(operator.metricsPort);
@@ -299,7 +310,15 @@ try {
     { what: '... sidecar after the burst', figure: heapFigures(sidecarAfter) },
     {
       what: '... operator queue: mean wait / mean work per key',
-      figure: `${seconds((1000 * operatorMetrics.get('gco_workqueue_queue_duration_seconds_sum', { name: queueName })) / Math.max(1, operatorMetrics.get('gco_workqueue_queue_duration_seconds_count', { name: queueName })))} / ${((1000 * operatorMetrics.get('gco_workqueue_work_duration_seconds_sum', { name: queueName })) / Math.max(1, operatorMetrics.get('gco_workqueue_work_duration_seconds_count', { name: queueName }))).toFixed(0)} ms`,
+      figure: `${seconds(mean(operatorMetrics, 'gco_workqueue_queue_duration_seconds', { name: queueName }))} / ${ms(mean(operatorMetrics, 'gco_workqueue_work_duration_seconds', { name: queueName }))}`,
+    },
+    {
+      what: '... where a reconcile goes: execution attempt (render, sidecar call) / sidecar queue wait',
+      figure: `${ms(mean(operatorMetrics, 'gco_execution_duration_seconds'))} / ${ms(meanOfDelta('gco_sidecar_queue_wait_seconds'))}`,
+    },
+    {
+      what: '... sidecar, mean of each phase where it ran: clone (open) / fetch / build / push; the git server per push',
+      figure: `${['clone', 'fetch', 'build', 'push'].map((phase) => ms(meanOfDelta('gco_git_phase_duration_seconds', { phase }))).join(' / ')}; ${ms(serverPushMs)}`,
     },
   );
 
