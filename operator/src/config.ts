@@ -13,6 +13,8 @@ export interface OperatorConfig {
   sidecarSocket: string;
   concurrency: number;
   executionTimeoutMs: number;
+  /** How often every cached resource is reconciled again though nothing changed; 0: never. */
+  resyncPeriodMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
@@ -35,6 +37,7 @@ const flags = {
   'sidecar-socket': { type: 'string', default: '/var/run/gco/sidecar.sock' },
   concurrency: { type: 'string', default: '4' },
   'execution-timeout': { type: 'string', default: '300' },
+  'resync-period': { type: 'string', default: '10m' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string', default: '' },
   'leader-election-id': { type: 'string', default: 'git-change-operator' },
@@ -50,6 +53,15 @@ const flags = {
 
 /** The namespace the operator runs in (the Downward API sets POD_NAMESPACE), as the scenarios expect. */
 export const defaultOperatorNamespace = 'git-change-operator-system';
+
+/** A duration as `500ms`, `30s`, `10m` or `1h`; `0` alone means off. */
+function parseDuration(flag: string, text: string): number {
+  if (text.trim() === '0') return 0;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`--${flag}: ${JSON.stringify(text)} is not a duration (examples: 30s, 10m, 1h; 0: off)`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * factor);
+}
 
 const list = (text: string) =>
   text
@@ -96,6 +108,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     sidecarSocket: get('sidecar-socket'),
     concurrency,
     executionTimeoutMs: timeout * 1000,
+    resyncPeriodMs: parseDuration('resync-period', get('resync-period')),
     leaderElect: flag.boolean('leader-elect'),
     leaderElectionNamespace: get('leader-election-namespace') || operatorNamespace,
     leaderElectionId: get('leader-election-id'),

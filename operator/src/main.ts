@@ -65,6 +65,7 @@ const common = {
   namespaces: config.namespaces,
   secrets,
   concurrency: config.concurrency,
+  resyncMs: config.resyncPeriodMs,
   logger,
   settings,
   metrics,

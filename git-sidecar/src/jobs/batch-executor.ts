@@ -17,13 +17,13 @@ import {
   PhaseTimingsSchema,
 } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import { GitCommandError } from '../git/command.ts';
-import { ExecutionIndex } from '../git/execution-index.ts';
 import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
 import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
 import { TreeEditor } from '../git/tree-editor.ts';
 import type { Logger } from '../logger.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
 import { inSpan, recordFailure, tracer } from '../telemetry/tracing.ts';
+import { ExecutionIndexes } from './execution-indexes.ts';
 import type { Job } from './job.ts';
 import type { SidecarMetrics } from './metrics.ts';
 
@@ -65,19 +65,20 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
-/** Branches whose execution index (and contention flag) are kept in memory; older ones are rebuilt. */
-const maxIndexedBranches = 512;
+/** Branches whose contention flag is kept in memory; older ones are forgotten. */
+const maxContendedBranches = 512;
 
 export class BatchExecutor {
   private readonly opts: ExecutorOptions;
   private readonly defaultBranches = new Map<string, { branch: string; until: number }>();
   /** Per clone and branch: what was found in its history by execution id. */
-  private readonly indexes = new Map<string, ExecutionIndex>();
+  private readonly indexes: ExecutionIndexes;
   /** Branches whose last push was rejected: fetch before building, until a push goes through. */
   private readonly contended = new Set<string>();
 
   constructor(opts: ExecutorOptions) {
     this.opts = opts;
+    this.indexes = new ExecutionIndexes(opts.executionSearchDepth);
   }
 
   /** Jittered exponential backoff: about 50-250 ms at first, growing to the cap. */
@@ -275,7 +276,7 @@ export class BatchExecutor {
       }
       // The branch moved: fetch first on the next attempts and batches, until a push goes through.
       this.contended.add(branchKey);
-      if (this.contended.size > maxIndexedBranches)
+      if (this.contended.size > maxContendedBranches)
         this.contended.delete(this.contended.values().next().value as string);
       this.opts.metrics?.pushRetried(pushed.reason);
       if (signal.aborted)
@@ -321,11 +322,8 @@ export class BatchExecutor {
     parent: string | undefined,
   ): Promise<JobOutcome[]> {
     const ids = new Set(jobs.map((j) => j.request.executionId));
-    const index = this.indexes.get(branchKey) ?? new ExecutionIndex(this.opts.executionSearchDepth);
-    // Most recently used last; the oldest branches are forgotten (each pull request has its own head).
-    this.indexes.delete(branchKey);
-    this.indexes.set(branchKey, index);
-    if (this.indexes.size > maxIndexedBranches) this.indexes.delete(this.indexes.keys().next().value as string);
+    // The oldest branches are forgotten (each pull request has its own head).
+    const index = this.indexes.of(branchKey);
     const landed = tip ? await index.find(objects, tip, ids) : new Map<string, string>();
     const results: JobOutcome[] = [];
     const madeHere = new Map<string, string>();

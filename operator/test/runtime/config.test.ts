@@ -35,4 +35,13 @@ describe('operator flags', () => {
     assert.throws(() => parseConfig(['--leader-elect=yes'], {}), /--leader-elect: expected true or false, got "yes"/);
     assert.throws(() => parseConfig([], { GCO_LEADER_ELECT: '1' }), /GCO_LEADER_ELECT: expected true or false/);
   });
+
+  it('resyncs every 10 minutes by default, as controller-runtime; --resync-period=0 turns it off', () => {
+    assert.equal(parseConfig([], {}).resyncPeriodMs, 600_000);
+    assert.equal(parseConfig(['--resync-period=30s'], {}).resyncPeriodMs, 30_000);
+    assert.equal(parseConfig([], { GCO_RESYNC_PERIOD: '1h' }).resyncPeriodMs, 3_600_000);
+    assert.equal(parseConfig(['--resync-period=0'], {}).resyncPeriodMs, 0);
+    assert.throws(() => parseConfig(['--resync-period=10'], {}), /--resync-period: "10" is not a duration/);
+    assert.throws(() => parseConfig(['--resync-period=-1s'], {}), /--resync-period/);
+  });
 });

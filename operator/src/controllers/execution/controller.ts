@@ -18,6 +18,9 @@ export const secretType: ResourceType = {
   namespaced: true,
 };
 
+/** controller-runtime's default SyncPeriod. */
+export const defaultResyncMs = 10 * 60_000;
+
 /** One informer per watched namespace, or one for all namespaces. */
 export function informersFor<T extends KubeObject>(
   client: KubeClient,
@@ -41,6 +44,8 @@ export interface ExecutionControllerOptions<T extends Executable> {
   namespaces: string[];
   secrets: InformerSet<KubeObject>;
   concurrency: number;
+  /** Every resource is reconciled again this often though nothing changed (0: never). */
+  resyncMs?: number;
   logger: Logger;
   publish: EngineOptions<T>['publish'];
   phases: EngineOptions<T>['phases'];
@@ -48,9 +53,14 @@ export interface ExecutionControllerOptions<T extends Executable> {
 }
 
 export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
-  const informers = informersFor<T>(opts.client, opts.type, opts.namespaces, opts.logger, 10 * 60_000, {
-    metrics: opts.metrics?.runtime.informer(opts.type.kind),
-  });
+  const informers = informersFor<T>(
+    opts.client,
+    opts.type,
+    opts.namespaces,
+    opts.logger,
+    opts.resyncMs ?? defaultResyncMs,
+    { metrics: opts.metrics?.runtime.informer(opts.type.kind) },
+  );
   const engine = new ExecutionEngine<T>({
     client: opts.client,
     type: opts.type,
