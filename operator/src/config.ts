@@ -35,7 +35,7 @@ const flags = {
   'allow-file-urls': { type: 'boolean', default: false },
   'default-author': { type: 'string', default: 'Git Change Operator <git-change-operator@localhost>' },
   'sidecar-socket': { type: 'string', default: '/var/run/gco/sidecar.sock' },
-  concurrency: { type: 'string', default: '4' },
+  concurrency: { type: 'string', default: '64' },
   'execution-timeout': { type: 'string', default: '300' },
   'resync-period': { type: 'string', default: '10m' },
   'leader-elect': { type: 'boolean', default: false },

@@ -27,3 +27,23 @@ export async function processStartedAt(pid: number): Promise<number> {
   const clockTicksPerSecond = 100; // USER_HZ, fixed at 100 in the kernel's ABI on x86 and arm
   return performance.now() - (uptimeSeconds - startTicks / clockTicksPerSecond) * 1000;
 }
+
+/**
+ * CPU seconds a process has used (user + system), and those of its children it has waited for: where a
+ * CPU-bound burst spends the machine's two cores. The git server's `git http-backend` processes are
+ * children of the benchmark itself.
+ */
+export async function processCpuSeconds(pid: number | undefined): Promise<{ own: number; children: number }> {
+  const stat = pid ? await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '') : '';
+  if (!stat) return { own: 0, children: 0 };
+  // utime, stime, cutime, cstime are fields 14-17 overall: 11-14 after the command name.
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  const ticks = 100; // USER_HZ
+  return {
+    own: ((fields[11] ?? 0) + (fields[12] ?? 0)) / ticks,
+    children: ((fields[13] ?? 0) + (fields[14] ?? 0)) / ticks,
+  };
+}

@@ -13,7 +13,7 @@ describe('operator flags', () => {
   });
 
   it('takes each flag from the command line, else GCO_<FLAG>, else its default', () => {
-    assert.equal(parseConfig([], {}).concurrency, 4);
+    assert.equal(parseConfig([], {}).concurrency, 64);
     assert.equal(parseConfig([], { GCO_CONCURRENCY: '7' }).concurrency, 7);
     assert.equal(parseConfig(['--concurrency=3'], { GCO_CONCURRENCY: '7' }).concurrency, 3);
     assert.equal(parseConfig([], { GCO_LEADER_ELECT: 'true' }).leaderElect, true);
@@ -29,7 +29,7 @@ describe('operator flags', () => {
     assert.equal(parseConfig(['--leader-elect=false'], env).leaderElect, false);
     assert.equal(parseConfig(['--no-leader-elect'], env).leaderElect, false);
     assert.equal(parseConfig(['--leader-elect=true'], {}).leaderElect, true);
-    assert.equal(parseConfig(['--concurrency=4'], env).concurrency, 4, 'a flag equal to its default still wins');
+    assert.equal(parseConfig(['--concurrency=64'], env).concurrency, 64, 'a flag equal to its default still wins');
     assert.equal(parseConfig(['--no-allow-file-urls'], env).allowFileUrls, false);
     assert.equal(parseConfig([], env).allowFileUrls, true);
     assert.throws(() => parseConfig(['--leader-elect=yes'], {}), /--leader-elect: expected true or false, got "yes"/);
