@@ -5,6 +5,7 @@
 #     leader election tests), ca-certificates
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
+#   - helm built from Go modules, for the Helm chart's tests (hack/build-helm.sh, cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +35,5 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
 fi
 
 bash hack/build-control-plane.sh >/dev/null
+bash hack/build-helm.sh >/dev/null
 log "ready"

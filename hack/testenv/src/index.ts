@@ -10,6 +10,7 @@ export {
 } from './exactly-once.ts';
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';
+export { helmBinary } from './helm.ts';
 export { freePort, waitFor } from './net.ts';
 export {
   aggregateClusterRoles,

@@ -13,7 +13,7 @@ import {
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { renderCrds } from '../../src/api/crd.ts';
-import { crdDirectory } from '../../src/api/generate.ts';
+import { chartCrdDirectory, crdDirectory } from '../../src/api/generate.ts';
 
 const scenarioDir = join(repoRoot, 'e2e/scenarios');
 const sharedScenarioDir = join(repoRoot, '../shared/reference/scenarios');
@@ -87,12 +87,15 @@ describe('CRDs', () => {
     await plane.ensureNamespace(operatorNamespace);
   });
 
-  it('are committed exactly as the generator makes them from the API types', () => {
+  it('are committed exactly as the generator makes them from the API types, for kustomize and Helm', () => {
     const rendered = renderCrds();
-    const committed = readdirSync(crdDirectory).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-    assert.deepEqual(committed.sort(), [...rendered.keys()].sort());
-    for (const [name, text] of rendered) {
-      assert.equal(readFileSync(join(crdDirectory, name), 'utf8'), text, `${name} is stale: run \`npm run generate\``);
+    for (const directory of [crdDirectory, chartCrdDirectory]) {
+      const committed = readdirSync(directory).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+      assert.deepEqual(committed.sort(), [...rendered.keys()].sort(), directory);
+      for (const [name, text] of rendered) {
+        const path = join(directory, name);
+        assert.equal(readFileSync(path, 'utf8'), text, `${path} is stale: run \`npm run generate\``);
+      }
     }
   });
 

@@ -2,8 +2,9 @@
  * gco.galos.one/v1: GitCommit and PullRequest, written once.
  *
  * These TypeBox schemas are the single source of truth: the static types below are derived from them,
- * and `npm run generate` turns them into the CRD YAML under manifests/crds/ (as controller-gen does for
- * Kubebuilder). Descriptions are what `kubectl explain` shows, so they are written for users.
+ * and `npm run generate` turns them into the CRD YAML of manifests/crds/ and charts/git-change-operator/crds/
+ * (as controller-gen does for Kubebuilder). Descriptions are what `kubectl explain` shows, so they are
+ * written for users.
  */
 import Type, { type Static, type TSchema } from 'typebox';
 import {
