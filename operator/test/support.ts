@@ -176,3 +176,46 @@ export async function requestReconcile(env: Environment, kind: string, name: str
     `gco.galos.one/reconcile-requested-at=${value}`,
   ]);
 }
+
+/**
+ * Holds pushes to one repository of a git server while closed (executions in flight, waiting on their
+ * push); opening lets them through.
+ */
+export function pushGate(git: GitHttpServer, repository: string) {
+  let gate: { promise: Promise<void>; open: () => void } | undefined;
+  let held = 0;
+  git.addRoute(async (req) => {
+    if (gate && req.method === 'POST' && req.url?.startsWith(`/${repository}/git-receive-pack`)) {
+      held++;
+      await gate.promise;
+    }
+    return false;
+  });
+  return {
+    close() {
+      let open = () => {};
+      const promise = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      gate = { promise, open };
+    },
+    open() {
+      gate?.open();
+      gate = undefined;
+    },
+    held: () => held,
+  };
+}
+
+/** A counter or gauge of the operator's /metrics, summed over the series whose labels contain `labels`. */
+export async function operatorMetric(env: Environment, name: string, labels: Record<string, string> = {}) {
+  const text = await (await fetch(`http://127.0.0.1:${env.operator.metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`).exec(line);
+    if (!m) continue;
+    const series = m[1] ?? '';
+    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += Number(m[2]);
+  }
+  return sum;
+}

@@ -216,10 +216,13 @@ export class Informer<T extends KubeObject = KubeObject> {
       }
       if (this.delivered) backoff.reset();
       if (reason === 'gone') needList = true;
-      // A relist after 410, and a watch the server ended on time after delivering, go on at once. A
-      // watch that failed, went silent or ended without delivering anything waits, so that a broken
-      // server or proxy is not hammered.
-      const delayMs = reason === 'gone' || (reason === 'timeout' && this.delivered) ? 0 : backoff.next();
+      // A relist after 410, and a watch the server ended on time after delivering, go on at once; so does
+      // one the watchdog ended (a half-open connection says nothing of the server's load, and on a server
+      // that sends no bookmarks a quiet watch would otherwise be down for ever longer stretches). A watch
+      // that failed, or ended without delivering anything, waits, so that a broken server or proxy is not
+      // hammered.
+      const delayMs =
+        reason === 'gone' || reason === 'watchdog' || (reason === 'timeout' && this.delivered) ? 0 : backoff.next();
       this.opts.metrics?.restarted(reason, delayMs);
       const fields = { kind: this.type.kind, namespace: this.opts.namespace, reason, retryInMs: delayMs, error };
       if (reason === 'timeout') this.opts.logger.debug('watch ended; resuming', fields);

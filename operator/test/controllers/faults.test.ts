@@ -26,7 +26,7 @@ import {
   waitFor,
 } from '@gco/testenv';
 import { stringify } from 'yaml';
-import { token, tokenSecret } from '../support.ts';
+import { pushGate, token, tokenSecret } from '../support.ts';
 
 const burstSize = 20;
 /** Short election timings (client-go's rules hold: 4 > 3 > 0.5 * 1.2), so that takeovers come soon. */
@@ -285,32 +285,6 @@ describe('process faults: exactly one commit per execution', function () {
    * Holds pushes to one repository at the git server, as a slow network would, so that a fault finds
    * executions in flight (their sidecar calls waiting on the push).
    */
-  function pushGate(repository: string) {
-    let gate: { promise: Promise<void>; open: () => void } | undefined;
-    let held = 0;
-    git.addRoute(async (req) => {
-      if (gate && req.method === 'POST' && req.url?.startsWith(`/${repository}/git-receive-pack`)) {
-        held++;
-        await gate.promise;
-      }
-      return false;
-    });
-    return {
-      close() {
-        let open = () => {};
-        const promise = new Promise<void>((resolve) => {
-          open = resolve;
-        });
-        gate = { promise, open };
-      },
-      open() {
-        gate?.open();
-        gate = undefined;
-      },
-      held: () => held,
-    };
-  }
-
   /** The executions in flight, by resource: recorded in status before any side effect. */
   async function activeExecutions(ns: string): Promise<Map<string, string>> {
     const active = new Map<string, string>();
@@ -335,7 +309,7 @@ describe('process faults: exactly one commit per execution', function () {
   it('SIGTERM mid-burst: the operator cancels, releases the lease and exits at once; nothing is lost', async () => {
     const s = await scenario('fault-sigterm');
     const id = 'gco-fault-sigterm';
-    const gate = pushGate('fault-sigterm.git');
+    const gate = pushGate(git, 'fault-sigterm.git');
     const first = await replica({ args: election(id) });
     await burst(s, 'a');
     await firstCommitLanded(s.gitDir, 'a');
@@ -376,7 +350,7 @@ describe('process faults: exactly one commit per execution', function () {
   it('a leader that sees another holder aborts its work and exits 1 at once', async () => {
     const s = await scenario('fault-lease-lost');
     const id = 'gco-fault-lease-lost';
-    const gate = pushGate('fault-lease-lost.git');
+    const gate = pushGate(git, 'fault-lease-lost.git');
     const first = await replica({ args: election(id) });
     await burst(s, 'a');
     await firstCommitLanded(s.gitDir, 'a');

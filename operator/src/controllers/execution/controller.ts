@@ -4,7 +4,7 @@ import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Index } from '../../runtime/index.ts';
 import { Informer, type InformerOptions, InformerSet } from '../../runtime/informer.ts';
-import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
+import { isNotFound, type KubeClient, metadataOnlyAccept } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
 import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
@@ -70,10 +70,10 @@ export function executionController<T extends Executable>(opts: ExecutionControl
         const name = obj.spec.auth?.secretName;
         return name ? (opts.secrets.get(`${obj.metadata.namespace}/${name}`)?.metadata.resourceVersion ?? '') : '';
       },
-      live: async (obj) => {
+      live: async (obj, signal) => {
         const name = obj.spec.auth?.secretName;
         return name
-          ? ((await secretMetadata(opts.client, obj.metadata.namespace ?? '', name))?.resourceVersion ?? '')
+          ? ((await secretMetadata(opts.client, obj.metadata.namespace ?? '', name, signal))?.resourceVersion ?? '')
           : '';
       },
     },
@@ -97,10 +97,16 @@ export function executionController<T extends Executable>(opts: ExecutionControl
   return { controller, informers };
 }
 
-/** A Secret's metadata as the API server has it now; undefined when it does not exist. */
-async function secretMetadata(client: KubeClient, namespace: string, name: string) {
+/**
+ * A Secret's metadata as the API server has it now, without its data (PartialObjectMetadata); undefined
+ * when it does not exist.
+ */
+async function secretMetadata(client: KubeClient, namespace: string, name: string, signal?: AbortSignal) {
   try {
-    const secret = await client.get<KubeObject>(`/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`);
+    const secret = await client.get<KubeObject>(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      { accept: metadataOnlyAccept.object, signal },
+    );
     return secret.metadata;
   } catch (error) {
     if (isNotFound(error)) return undefined;

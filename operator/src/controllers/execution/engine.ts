@@ -14,7 +14,7 @@ import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Action, done, type ReconcileContext, requeueAfter } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
-import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
+import { type KubeObject, objectKey, objectPath, type ResourceType } from '../../runtime/resources.ts';
 import { patchStatus } from '../../runtime/status.ts';
 import { ExecutionFailure, transient } from './failure.ts';
 import type { ExecutionMetrics } from './metrics.ts';
@@ -95,7 +95,7 @@ export interface EngineOptions<T extends Executable> {
    * server has it now ('' when the Secret does not exist). The cache says cheaply that something may
    * have changed; the live read confirms it, since a cache behind a broken watch lags.
    */
-  secretVersion: { cached(obj: T): string; live(obj: T): Promise<string> };
+  secretVersion: { cached(obj: T): string; live(obj: T, signal?: AbortSignal): Promise<string> };
   publish(obj: T, ctx: ExecutionContext): Promise<Outcome>;
   /** Phases of this kind: running and failed. */
   phases: { running: string; failed: string };
@@ -117,6 +117,11 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 export class ExecutionEngine<T extends Executable> {
   private readonly opts: EngineOptions<T>;
+  /**
+   * Executions this process finished, by resource key, until the cache shows them finished too (one
+   * entry per resource at most; see currentView).
+   */
+  private readonly finishedHere = new Map<string, string>();
 
   constructor(opts: EngineOptions<T>) {
     this.opts = opts;
@@ -130,12 +135,13 @@ export class ExecutionEngine<T extends Executable> {
   private async dueTrigger(
     obj: T,
     now: Date,
+    signal: AbortSignal,
   ): Promise<{ trigger: Trigger; tick?: Date; secretVersion?: string } | undefined> {
     const status = obj.status ?? {};
     if (status.observedGeneration !== obj.metadata.generation) return { trigger: 'Generation' };
     const requested = obj.metadata.annotations?.[annotations.reconcileRequestedAt];
     if (requested && requested !== status.lastHandledReconcileAt) return { trigger: 'Request' };
-    const secretVersion = await this.changedSecretVersion(obj);
+    const secretVersion = await this.changedSecretVersion(obj, signal);
     if (secretVersion !== undefined) return { trigger: 'SecretChanged', secretVersion };
     if (this.isStalled(obj)) return undefined;
     let tick = this.nextScheduled(obj);
@@ -155,12 +161,30 @@ export class ExecutionEngine<T extends Executable> {
    * differs from the version recorded as used (and the Secret exists: a deleted Secret is no new
    * credentials). A lagging cache costs one GET, never an execution.
    */
-  private async changedSecretVersion(obj: T): Promise<string | undefined> {
+  private async changedSecretVersion(obj: T, signal: AbortSignal): Promise<string | undefined> {
     if (!obj.spec.auth?.secretName) return undefined;
     const used = obj.status?.authSecretResourceVersion ?? '';
     if (this.opts.secretVersion.cached(obj) === used) return undefined;
-    const live = await this.opts.secretVersion.live(obj);
+    const live = await this.opts.secretVersion.live(obj, signal);
     return live !== '' && live !== used ? live : undefined;
+  }
+
+  /**
+   * The object as this process last left it. Until the watch delivers the status write that finished an
+   * execution, the cache still shows that execution as active; continuing it from there would run it once
+   * more (the sidecar would find its commit) and record over what happened meanwhile, such as a Secret
+   * rotated while it ran. Then, and only then, the object is read from the API server.
+   */
+  private async currentView(obj: T, signal: AbortSignal): Promise<T> {
+    const key = objectKey(obj);
+    const finished = this.finishedHere.get(key);
+    if (finished === undefined) return obj;
+    if (obj.status?.activeExecution?.id !== finished) {
+      this.finishedHere.delete(key);
+      return obj;
+    }
+    const path = objectPath(this.opts.type, obj.metadata.namespace, obj.metadata.name);
+    return this.opts.client.get<T>(path, { signal });
   }
 
   private isStalled(obj: T): boolean {
@@ -175,7 +199,8 @@ export class ExecutionEngine<T extends Executable> {
     return nextTick(schedule, new Date(from));
   }
 
-  async reconcile(obj: T, ctx: ReconcileContext): Promise<Action> {
+  async reconcile(cached: T, ctx: ReconcileContext): Promise<Action> {
+    let obj = await this.currentView(cached, ctx.signal);
     const now = this.now();
     let execution = obj.status?.activeExecution ?? undefined;
     // A spec change abandons an execution of the previous spec: the new one renders the new spec.
@@ -186,7 +211,7 @@ export class ExecutionEngine<T extends Executable> {
       if (obj.spec.suspend) return done;
       const scheduleProblem = scheduleError(obj.spec.schedule);
       if (scheduleProblem) return this.stallOnSpec(obj, 'InvalidSchedule', `spec.schedule: ${scheduleProblem}`);
-      const due = await this.dueTrigger(obj, now);
+      const due = await this.dueTrigger(obj, now, ctx.signal);
       if (!due) return this.untilNextTick(obj, now);
       execution = {
         id: `${(obj.metadata.uid ?? '').slice(0, 8)}-${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
@@ -296,8 +321,16 @@ export class ExecutionEngine<T extends Executable> {
     const started = performance.now();
     const attempted = (ok: boolean) => metrics?.attempted(kind, ok, (performance.now() - started) / 1000);
     // The Secret version this attempt used, recorded with whatever the attempt ends in (retry, stall,
-    // success), so that only a later change of the Secret starts another execution.
-    let secretUsed: { authSecretResourceVersion?: string } = {};
+    // success), so that only a later change of the Secret starts another execution. An attempt that
+    // ended before reading the Secret (an invalid branch, a bad annotation) records the version in force
+    // now, or a later resync would take the recorded one for outdated and start an execution for it.
+    let secretRead: string | undefined;
+    const secretUsed = async (): Promise<{ authSecretResourceVersion?: string }> => {
+      if (secretRead !== undefined) return { authSecretResourceVersion: secretRead };
+      if (!obj.spec.auth?.secretName) return {};
+      const live = await this.opts.secretVersion.live(obj, ctx.signal).catch(() => '');
+      return live ? { authSecretResourceVersion: live } : {};
+    };
     let outcome: Outcome;
     try {
       const policy = retryPolicyOf(obj.metadata.annotations);
@@ -306,7 +339,7 @@ export class ExecutionEngine<T extends Executable> {
           execution: attempt,
           instant: new Date(execution.instant),
           secretRead: (resourceVersion) => {
-            secretUsed = { authSecretResourceVersion: resourceVersion };
+            secretRead = resourceVersion;
           },
           logger,
           signal: ctx.signal,
@@ -335,7 +368,7 @@ export class ExecutionEngine<T extends Executable> {
           ended(`Retrying: ${failure.reason}`);
           await this.patch(obj, {
             activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
-            ...secretUsed,
+            ...(await secretUsed()),
             retryCount: attempt.attempts,
             message: failure.message,
             conditions: this.conditions(obj, {
@@ -367,7 +400,7 @@ export class ExecutionEngine<T extends Executable> {
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message,
-          ...secretUsed,
+          ...(await secretUsed()),
           retryCount: attempt.attempts - 1,
           conditions: this.conditions(obj, {
             ready: ['False', reason, message],
@@ -385,7 +418,7 @@ export class ExecutionEngine<T extends Executable> {
         await this.finish(obj, attempt, {
           phase: this.opts.phases.failed,
           message: error.message,
-          ...secretUsed,
+          ...(await secretUsed()),
           conditions: this.conditions(obj, {
             ready: ['False', error.reason, error.message],
             reconciling: false,
@@ -407,7 +440,7 @@ export class ExecutionEngine<T extends Executable> {
     const finished = await this.finish(obj, attempt, {
       phase: outcome.phase,
       message: outcome.message,
-      ...secretUsed,
+      ...(await secretUsed()),
       retryCount: attempt.attempts - 1,
       ...(outcome.commitSHA ? { commitSHA: outcome.commitSHA, shortCommitSHA: outcome.commitSHA.slice(0, 7) } : {}),
       ...(outcome.branch ? { branch: outcome.branch } : {}),
@@ -461,6 +494,7 @@ export class ExecutionEngine<T extends Executable> {
       nextScheduledTime: next ?? null,
       executionHistory: [entry, ...(obj.status?.executionHistory ?? [])].slice(0, historyLimit),
     });
+    this.finishedHere.set(objectKey(obj), execution.id);
     // Counted once the status says so: a failed status write repeats the execution's last attempt.
     this.opts.metrics?.finished(obj.kind ?? this.opts.type.kind, String(history.result));
     return finished;
