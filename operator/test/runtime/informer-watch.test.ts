@@ -97,11 +97,14 @@ describe('informer: watches and lists as they are lived in (real API server)', f
     waitFor(async () => seen.includes(entry), { timeoutMs, describe: () => `not seen ${entry}: ${seen.join(' ')}` });
 
   it('an idle watch outlives every client and socket timeout, and the next event arrives at once', async function () {
-    this.timeout(120_000);
+    this.timeout(180_000);
     const ns = await namespace('informer-idle');
     const { recorded, seen } = await informer(configMaps, ns);
-    // Longer than Node's keep-alive socket timeout (5 s) and than our requests' timeout (30 s).
-    await sleep(35_000);
+    // Longer than Node's keep-alive socket timeout (5 s), our requests' timeout (30 s) and the pooled
+    // sockets' idle timeout (60 s); shorter than the watchdog (90 s). (A kind nobody changes gets no
+    // bookmarks: the API server sends one only with a newer resourceVersion than the watch has seen;
+    // seen here with a 75 s watchdog, which then restarted the quiet watch.)
+    await sleep(65_000);
     assert.deepEqual(recorded.reasons(), [], 'the idle watch was never restarted');
     await createConfigMap(ns, 'after-idle');
     await seenWithin(seen, 'added:after-idle', 10_000);
