@@ -16,11 +16,22 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { cacheDir, cachedEntry, uniqueTemp, withLock } from './cache.ts';
-import type { Docker } from './docker.ts';
-import { useDocker } from './docker.ts';
+import { type Docker, useDocker } from './docker.ts';
 import { repoRoot } from './paths.ts';
 import { runOk } from './processes.ts';
 import { tempDir } from './temp.ts';
@@ -140,8 +151,8 @@ async function npmTarball(name: string, version: string): Promise<string> {
     const out = await runOk('npm', ['pack', `${name}@${version}`, '--pack-destination', dir, '--json'], {
       timeoutMs: 600_000,
     });
-    const [packed] = JSON.parse(out) as Array<{ filename: string }>;
-    await rename(join(dir, (packed as { filename: string }).filename), temp);
+    const [packed] = JSON.parse(out) as [{ filename: string }];
+    await rename(join(dir, packed.filename), temp);
   });
   return path;
 }
@@ -209,14 +220,15 @@ async function nodeBase(docker: Docker, spec: BaseSpec, log: Log): Promise<strin
   return ref;
 }
 
+const buildLog = (ref: string) => join(imagesDir, 'logs', `${ref.replace(/[/:]/g, '_')}.log`);
+
 async function build(docker: Docker, args: string[], what: string): Promise<void> {
   // Builds reach the registries through the host's network: the engine has no bridge.
   const result = await docker.run(['build', '--network=host', '--progress=plain', ...args], {
     timeoutMs: 1_800_000,
   });
-  const logs = join(imagesDir, 'logs');
-  await mkdir(logs, { recursive: true });
-  const logPath = join(logs, `${what.replace(/[/:]/g, '_')}.log`);
+  const logPath = buildLog(what);
+  await mkdir(dirname(logPath), { recursive: true });
   await writeFile(logPath, result.stderr + result.stdout);
   if (result.code !== 0) {
     const tail = (result.stderr + result.stdout).split('\n').slice(-40).join('\n');
@@ -337,6 +349,8 @@ async function buildOne(
       await docker.ok(['tag', ref, tag]);
       await docker.ok(['save', '-o', temp, tag, ref], { timeoutMs: 600_000 });
     });
+    // Readable by whoever imports it (docker save makes it private); the tests prove it holds no secret.
+    await chmod(temp, 0o644);
     const [id, bytes] = (await docker.ok(['image', 'inspect', '--format', '{{.Id}} {{.Size}}', ref])).trim().split(' ');
     const meta: Meta = { name: spec.name, tag, ref, id: id as string, bytes: Number(bytes), buildSeconds };
     const metaTemp = uniqueTemp(metaPath(spec.name, key));
@@ -355,11 +369,13 @@ async function prune(docker: Docker, name: string, keep: string): Promise<void> 
     (await readdir(imagesDir))
       .map((file) => pattern.exec(file)?.[1])
       .filter((key): key is string => key !== undefined && key !== keep)
-      .map(async (key) => ({ key, mtime: (await stat(archivePath(name, key))).mtimeMs })),
+      // Another run may be pruning too.
+      .map(async (key) => ({ key, mtime: (await stat(archivePath(name, key)).catch(() => undefined))?.mtimeMs ?? 0 })),
   );
   for (const { key } of entries.sort((a, b) => b.mtime - a.mtime).slice(2)) {
     await rm(archivePath(name, key), { force: true });
     await rm(metaPath(name, key), { force: true });
+    await rm(buildLog(`${name}:${key}`), { force: true });
     await docker.run(['rmi', `${name}:${key}`]);
   }
 }
