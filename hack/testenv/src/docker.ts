@@ -97,11 +97,23 @@ async function stopDaemon(): Promise<void> {
     }
     await sleep(100);
   }
-  // Its runtime files, unless something is still mounted there (never remove through a mount).
-  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  if (!mounts.split('\n').some((line) => line.split(' ')[4]?.startsWith(runDir))) {
-    await rm(runDir, { recursive: true, force: true });
-  }
+  await removeRunDir();
+}
+
+const mountsUnder = async (dir: string) =>
+  (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point === dir || point.startsWith(`${dir}/`));
+
+/**
+ * The stopped engine's runtime files. dockerd leaves its network namespace bind-mounted there
+ * (exec/netns/default) once a container has run: unmounted first, and nothing is removed while
+ * anything stays mounted (never remove through a mount).
+ */
+async function removeRunDir(): Promise<void> {
+  for (const point of (await mountsUnder(runDir)).sort().reverse()) await run('umount', [point]);
+  if ((await mountsUnder(runDir)).length === 0) await rm(runDir, { recursive: true, force: true });
 }
 
 async function startDaemon(): Promise<void> {
