@@ -210,6 +210,11 @@ function client(users: HeldLock): Docker {
 /** The engine, started if nobody runs it yet. Call `release()` when done. */
 export async function useDocker(): Promise<Docker> {
   if (!dockerd) throw missing('dockerd');
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      'the image builds and tests run their own Docker engine (dockerd), which needs root: run them as root',
+    );
+  }
   if (!dockerCli) throw missing('docker (Debian docker.io)');
   const users = (await lock(usersLock, { shared: true })) as HeldLock;
   try {
