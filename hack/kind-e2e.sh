@@ -51,7 +51,8 @@ images=(
 for entry in "${images[@]}"; do
   read -r image dockerfile <<<"$entry"
   log "building $image ($dockerfile)"
-  docker build --quiet -t "$image" -f "$dockerfile" . >/dev/null
+  # BuildKit: the Dockerfiles mount a build secret (RUN --mount), which the legacy builder cannot.
+  DOCKER_BUILDKIT=1 docker build --quiet -t "$image" -f "$dockerfile" . >/dev/null
   kind load docker-image "$image" --name "$cluster"
 done
 

@@ -2,7 +2,8 @@
 # Installs everything the tests and the demo need on a fresh Debian machine, and nothing twice:
 #   - Debian packages: git, OpenSSH server and client (the SSH git server in tests), openssl (a private
 #     CA for the HTTPS git server in tests), faketime (libfaketime: a replica with a skewed clock in the
-#     leader election tests), ca-certificates
+#     leader election tests), ca-certificates, Docker's engine (docker.io: builds and runs the images in
+#     tests, hack/testenv/src/docker.ts, on its own socket and data) and debootstrap (the images' base)
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
 #   - helm built from Go modules, for the Helm chart's tests (hack/build-helm.sh, cached)
@@ -17,6 +18,8 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v faketime >/dev/null || missing+=(faketime)
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"

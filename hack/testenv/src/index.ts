@@ -1,6 +1,8 @@
 export { gitInvalidBranchNames, shadowingBranchNames, validBranchNames } from './branch-names.ts';
+export { cacheDir, cachedEntry, type HeldLock, lock, uniqueTemp, withLock } from './cache.ts';
 export { createTestCertificates, type TestCertificates } from './certificates.ts';
 export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
+export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
 export {
   assertExactlyOnce,
   commitsWithTrailers,
@@ -11,6 +13,18 @@ export {
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';
 export { helmBinary } from './helm.ts';
+export {
+  type BuiltImage,
+  type BuiltImages,
+  buildImages,
+  devTag,
+  type ImageKey,
+  images,
+  imagesDir,
+  loadImage,
+  machineCertificates,
+  secretCanary,
+} from './images.ts';
 export { freePort, waitFor } from './net.ts';
 export {
   aggregateClusterRoles,
@@ -27,4 +41,5 @@ export { createBareRepository, defaultBranch, generatedFilePath, type Repository
 export { sharedControlPlane, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
+export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { tempDir } from './temp.ts';

@@ -40,6 +40,10 @@ function installExitHandlers(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      // A program of its own (the development git server, the demo) that handles the signal shuts
+      // down gracefully and exits itself; exiting here first made it die with 128+n. Whatever it
+      // leaves running is still killed by the exit hook above.
+      if (process.listenerCount(signal) > 0) return;
       for (const child of running) killGroup(child, 'SIGKILL');
       process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
     });

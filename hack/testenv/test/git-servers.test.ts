@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import {
   createBareRepository,
+  freePort,
   GitHttpServer,
   generatedFilePath,
   generateSshKey,
+  repoRoot,
   run,
   runOk,
   SshGitServer,
+  startProcess,
   tempDir,
+  waitFor,
 } from '../src/index.ts';
 
 const quietGit = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '' };
@@ -89,6 +94,47 @@ describe('git test servers', () => {
         }
         assert.equal(statuses.at(-1), 400, 'an encoded ../ is refused');
         assert.equal((await run('ls', [join(root, 'escape.git')])).code, 2, 'nothing was created outside the root');
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('the program (dev-git-server.ts) stops on SIGTERM with 0, after serving git', async () => {
+      const root = await tempDir();
+      await writeFile(join(root, 'token'), 'ghp_stoptoken\n');
+      const port = await freePort();
+      const server = startProcess(
+        join(repoRoot, 'node_modules/.bin/node'),
+        [
+          join(repoRoot, 'hack/testenv/src/dev-git-server.ts'),
+          `--listen=127.0.0.1:${port}`,
+          `--root=${join(root, 'data')}`,
+          `--token-file=${join(root, 'token')}`,
+          // Made with git at start: the harness's process handling is in play from the first moment.
+          '--repository=platform/config.git',
+        ],
+        join(root, 'server.log'),
+      );
+      const logs = () => readFile(join(root, 'server.log'), 'utf8').catch(() => '');
+      try {
+        await waitFor(async () => /"serving"/.test(await logs()), {
+          timeoutMs: 30_000,
+          describe: async () => `it did not start:\n${await logs()}`,
+        });
+        const clone = await run(
+          'git',
+          ['clone', '-q', `http://127.0.0.1:${port}/platform/config.git`, join(root, 'c')],
+          {
+            env: withBasic('x', 'ghp_stoptoken'),
+          },
+        );
+        assert.equal(clone.code, 0, clone.stderr);
+        // Signalled on its own, as a container runtime signals a container's first process.
+        const exited = once(server.child, 'exit');
+        process.kill(server.child.pid as number, 'SIGTERM');
+        const [code, signal] = (await exited) as [number | null, string | null];
+        assert.deepEqual({ code, signal }, { code: 0, signal: null }, await logs());
+        assert.match(await logs(), /"stopped"/);
       } finally {
         await server.stop();
       }
