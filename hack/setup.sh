@@ -3,8 +3,12 @@
 #   - Debian packages: git, OpenSSH server and client (the SSH git server in tests), openssl (a private
 #     CA for the HTTPS git server in tests), faketime (libfaketime: a replica with a skewed clock in the
 #     leader election tests), ca-certificates
+#   - Debian packages for the test node: runc and containernetworking-plugins (what containerd runs pods
+#     with), iptables (kube-proxy, the kubelet)
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
+#   - the test node's kubelet, kube-proxy, kube-controller-manager, kube-scheduler, containerd, CoreDNS
+#     and its two local images, built from Go modules (hack/build-node.sh, cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +20,10 @@ command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v faketime >/dev/null || missing+=(faketime)
+[ -x /usr/sbin/runc ] || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"
@@ -34,4 +42,5 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
 fi
 
 bash hack/build-control-plane.sh >/dev/null
+bash hack/build-node.sh >/dev/null
 log "ready"

@@ -78,6 +78,19 @@ export async function createTestCertificates(): Promise<TestCertificates> {
   return { caCert: await readFile(join(caDir, 'ca.crt'), 'utf8'), serverKey: server.key, serverCert: server.cert };
 }
 
+/** A server certificate for the given IP addresses and DNS names, signed by the CA in `caDir`. */
+export function createServerCertificate(
+  caDir: string,
+  names: { ips: string[]; dns: string[] },
+): Promise<{ cert: string; key: string }> {
+  const alt = [...names.ips.map((ip) => `IP:${ip}`), ...names.dns.map((d) => `DNS:${d}`)].join(',');
+  return signed(
+    caDir,
+    `/CN=${names.ips[0] ?? names.dns[0]}`,
+    `subjectAltName=${alt}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
+  );
+}
+
 /**
  * A client certificate for `user` in `groups` (CN and O, as the API server reads them), signed by the
  * CA in `caDir`, which the control plane trusts with --client-ca-file.
