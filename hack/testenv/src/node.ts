@@ -271,6 +271,11 @@ export class Cluster {
     );
   }
 
+  /** PIDs of the node's processes (containerd, kubelet, kube-proxy, CoreDNS, controller-manager, scheduler). */
+  pids(): number[] {
+    return [...this.processes.values()].map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
   /** Path of a component's log (containerd, kubelet, kube-proxy, coredns, kube-controller-manager...). */
   logPath(component: string): string {
     return join(this.layout.stateDir, 'logs', `${component}.log`);
