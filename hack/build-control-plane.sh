@@ -39,9 +39,10 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 build_etcd() {
   local out="$1" mod
   mod="$(mktemp -d)"
-  trap 'rm -rf "$mod"' EXIT
+  # shellcheck disable=SC2064 # expanded now: the trap runs after this function's locals are gone
+  trap "rm -rf '$mod'" EXIT
   log "building etcd $ETCD_VERSION (first time only, a few minutes)..."
-  cd "$mod"
+  cd "$kube_module"
   go mod init gco.local/etcd-build >/dev/null 2>&1
   go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
   go build -trimpath -ldflags "-s -w" -o "$out" go.etcd.io/etcd/server/v3
@@ -49,14 +50,18 @@ build_etcd() {
 
 # kube-apiserver and kubectl are commands of k8s.io/kubernetes, built through a wrapper module. Each
 # builder runs in its own subshell (cached_build), so its trap and cd stay there.
+# The wrapper module is made once per run, by the first build that needs it (none when all is cached).
+kube_module="$(mktemp -d)"
+trap 'rm -rf "$kube_module"' EXIT
+
 build_kube() {
-  local out="$1" name="$2" mod
-  mod="$(mktemp -d)"
-  trap 'rm -rf "$mod"' EXIT
-  log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
-  prepare_kubernetes_module "$mod" "$K8S_VERSION"
+  local out="$1" name="$2"
+  if [ ! -f "$kube_module/go.sum" ]; then
+    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
+    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
+  fi
   log "building $name $K8S_VERSION (first time only; kube-apiserver takes 10-25 minutes on 2 cores)..."
-  cd "$mod"
+  cd "$kube_module"
   go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
 }
 

@@ -62,14 +62,18 @@ fi
 source "$here/lib/cache.sh"
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
+# The wrapper module is made once per run, by the first build that needs it (none when all is cached).
+kube_module="$(mktemp -d)"
+trap 'rm -rf "$kube_module"' EXIT
+
 build_kube() {
-  local out="$1" name="$2" mod
-  mod="$(mktemp -d)"
-  trap 'rm -rf "$mod"' EXIT
-  log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
-  prepare_kubernetes_module "$mod" "$K8S_VERSION"
+  local out="$1" name="$2"
+  if [ ! -f "$kube_module/go.sum" ]; then
+    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
+    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
+  fi
   log "building $name $K8S_VERSION (first time only; 1-3 minutes each once kube-apiserver's build cache is warm)..."
-  cd "$mod"
+  cd "$kube_module"
   go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
 }
 
@@ -95,7 +99,8 @@ build_coredns() {
 build_images() {
   local out="$1" work
   work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
+  # shellcheck disable=SC2064 # expanded now: the trap runs after this function's locals are gone
+  trap "rm -rf '$work'" EXIT
   log "building the node's pause and probe images (hack/node/images)..."
   mkdir -p "$out"
   (cd "$here/node/images" && go build -trimpath -ldflags "-s -w" -o "$work/pause" ./pause)

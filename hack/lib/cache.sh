@@ -25,7 +25,7 @@ cached_build() {
     local tmp
     tmp="$(mktemp -d "$out.tmp.XXXXXX")"
     # A subshell outside any `if`/`||`, so `set -e` holds inside the builder.
-    local errexit=0
+    local errexit=0 started=$SECONDS
     [[ $- == *e* ]] && errexit=1
     set +e
     (
@@ -36,6 +36,7 @@ cached_build() {
     [ "$errexit" = 1 ] && set -e
     if [ "$status" = 0 ] && [ -e "$tmp/out" ]; then
       mv -f "$tmp/out" "$out"
+      printf '[cache] built %s in %ss\n' "$out" "$((SECONDS - started))" >&2
     elif [ "$status" = 0 ]; then
       status=1
     fi
