@@ -42,7 +42,7 @@ build_etcd() {
   # shellcheck disable=SC2064 # expanded now: the trap runs after this function's locals are gone
   trap "rm -rf '$mod'" EXIT
   log "building etcd $ETCD_VERSION (first time only, a few minutes)..."
-  cd "$kube_module"
+  cd "$mod"
   go mod init gco.local/etcd-build >/dev/null 2>&1
   go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
   go build -trimpath -ldflags "-s -w" -o "$out" go.etcd.io/etcd/server/v3
