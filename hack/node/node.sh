@@ -156,8 +156,8 @@ last_node_out() {
       while read -r t v; do echo "$v" >"/proc/sys/$t"; done <"$TUNABLES_FILE"
       rm -f "$TUNABLES_FILE"
     fi
-    # The kubelet makes this directory for its log symlinks (a fixed path); nothing else here uses it.
-    rmdir /var/log/containers 2>/dev/null || true
+    # The kubelet makes the first for its log symlinks (a fixed path); nothing else here uses it.
+    rmdir /var/log/containers /var/lib/gco 2>/dev/null || true
   ) 8>/run/gco/host.lock
 }
 

@@ -3,6 +3,7 @@
  * keys but not certificates): a server certificate for an HTTPS git server no public CA vouches for
  * (the case of `ca.crt` in an auth Secret), and client certificates the test API server accepts.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runOk } from './processes.ts';
@@ -54,7 +55,10 @@ async function signed(caDir: string, subject: string, extensions: string): Promi
     join(caDir, 'ca.crt'),
     '-CAkey',
     join(caDir, 'ca.key'),
-    '-CAcreateserial',
+    // A random serial rather than -CAcreateserial: certificates signed at once by one CA would race on
+    // its serial file.
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
     '-days',
     '2',
     '-extfile',

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import {
   Cluster,
@@ -204,14 +205,17 @@ describe('a node of a run killed half-way', function () {
     return { sysctls };
   }
 
-  function alive(pid: number): boolean {
+  /** Running, that is: neither gone nor a zombie that init has yet to reap. */
+  async function alive(pid: number): Promise<boolean> {
     try {
-      process.kill(pid, 0);
-      return true;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
     } catch {
       return false;
     }
   }
+  const running = async (pids: number[]) =>
+    (await Promise.all(pids.map(async (pid) => ((await alive(pid)) ? [pid] : [])))).flat();
 
   it('is removed by `node.sh down --all`, leaving nothing on the machine', async () => {
     const before = await hostState();
@@ -229,23 +233,27 @@ describe('a node of a run killed half-way', function () {
       err += d.toString();
     });
     try {
-      await waitFor(async () => out.includes('\n'), {
-        timeoutMs: 240_000,
-        describe: () => `the node did not start: ${err}`,
-      });
+      const deadline = Date.now() + 240_000;
+      while (!out.includes('\n')) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the node did not start:\n${err}`);
+        await sleep(200);
+      }
     } finally {
-      const exited = once(child, 'exit');
-      // Killed outright: no exit handler runs, every node process and the pod stay behind.
-      child.kill('SIGKILL');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        // Killed outright: no exit handler runs, every node process and the pod stay behind.
+        child.kill('SIGKILL');
+        await exited;
+      }
     }
     const { layout, pids } = JSON.parse(out) as { layout: NodeLayout; pids: number[] };
-    assert.ok(pids.length >= 6 && pids.every(alive), 'the node processes outlive a killed run');
+    assert.equal(pids.length, 6);
+    assert.deepEqual(await running(pids), pids, 'the node processes outlive a killed run');
     assert.ok(existsSync(layout.stateDir));
 
     await runOk('bash', [join(repoRoot, 'hack/node/node.sh'), 'down', '--all'], { timeoutMs: 120_000 });
 
-    assert.deepEqual(pids.filter(alive), []);
+    assert.deepEqual(await running(pids), []);
     assert.equal(existsSync(`/sys/fs/cgroup/pids/${layout.cgroup}`), false, 'every process of the slot is gone');
     assert.equal(existsSync(`/run/netns/${layout.netns}`), false);
     assert.doesNotMatch(await runOk('ip', ['-br', 'link']), new RegExp(`gco${layout.slot}-host`));
