@@ -9,6 +9,8 @@
 #   node.sh layout SLOT               the slot's names, paths and addresses (NAME=value lines)
 #   node.sh up SLOT                   make the slot's network, cgroups and directories (after `down`)
 #   node.sh exec SLOT CMD [ARGS...]   run CMD in the slot's cgroup and network namespace
+#   node.sh exec SLOT --host CMD...   run CMD in the slot's cgroup, on the machine's network (the API
+#                                     server and etcd: `down` finds them too)
 #   node.sh import-image SLOT TAR     load a docker-archive tar (`docker save`) into the slot's containerd
 #   node.sh down SLOT                 remove everything the slot left: processes, containers, mounts,
 #                                     network, cgroups, files; copes with a run killed half-way
@@ -108,6 +110,10 @@ pids_root() {
 node_exec() {
   [ -e "/run/netns/$NETNS" ] || die "slot $SLOT is not up (no network namespace $NETNS)"
   echo $$ >"$(pids_root)/$CGROUP/system/cgroup.procs"
+  if [ "${1:-}" = --host ]; then
+    shift
+    exec "$@"
+  fi
   exec nsenter --net="/run/netns/$NETNS" -- "$@"
 }
 

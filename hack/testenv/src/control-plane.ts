@@ -28,6 +28,13 @@ export interface ControlPlaneOptions {
    * kubelets with a client certificate. Default: loopback only, as envtest.
    */
   nodeAddress?: string;
+  /** Where to make its directory (default: the system's temporary directory). */
+  parentDir?: string;
+  /**
+   * How to start etcd and kube-apiserver: the command and arguments that run `binary` with `args`
+   * (node.ts starts them in its slot, so that a killed run's control plane is found with its node).
+   */
+  launch?: (binary: string, args: string[]) => [string, string[]];
 }
 
 /** The `kubernetes` Service's address: the first of --service-cluster-ip-range. */
@@ -101,7 +108,9 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const bins = await requireBinaries();
-    const root = await mkdtemp(join(tmpdir(), 'gco-control-plane-'));
+    const root = await mkdtemp(join(options.parentDir ?? tmpdir(), 'gco-control-plane-'));
+    const launch = options.launch ?? ((binary: string, args: string[]) => [binary, args] as [string, string[]]);
+    const start = (binary: string, args: string[], logPath: string) => startProcess(...launch(binary, args), logPath);
     const forgetRoot = removeOnExit(root);
     const processes: ManagedProcess[] = [];
     try {
@@ -109,7 +118,7 @@ export class ControlPlane {
       const address = options.nodeAddress ?? '127.0.0.1';
       const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
       const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-      const etcd = startProcess(
+      const etcd = start(
         bins.etcd,
         [
           `--data-dir=${join(root, 'etcd')}`,
@@ -184,7 +193,7 @@ export class ControlPlane {
         `--service-account-signing-key-file=${saKey}`,
         '--v=0',
       ];
-      const startApiServer = () => startProcess(bins.kubeApiserver, apiserverArgs, join(root, 'kube-apiserver.log'));
+      const startApiServer = () => start(bins.kubeApiserver, apiserverArgs, join(root, 'kube-apiserver.log'));
       const apiserver = startApiServer();
       processes.push(apiserver);
       const server = `https://${address}:${apiPort}`;

@@ -100,9 +100,13 @@ export class NodeSlot {
     await runOk('bash', [nodeScript, 'up', String(this.layout.slot)], { timeoutMs: 60_000 });
   }
 
-  /** Command and arguments that run `binary` inside the slot (its network namespace and cgroup). */
-  command(binary: string, args: string[]): [string, string[]] {
-    return ['bash', [nodeScript, 'exec', String(this.layout.slot), binary, ...args]];
+  /**
+   * Command and arguments that run `binary` inside the slot: its cgroup, and its network namespace
+   * unless `hostNetwork` (the control plane, which serves on the machine's end of the veth).
+   */
+  command(binary: string, args: string[], opts: { hostNetwork?: boolean } = {}): [string, string[]] {
+    const where = opts.hostNetwork ? ['--host'] : [];
+    return ['bash', [nodeScript, 'exec', String(this.layout.slot), ...where, binary, ...args]];
   }
 
   /** Kills every process left in the slot and removes its mounts, network, cgroups and files. */

@@ -152,6 +152,9 @@ export class Cluster {
         nodeAddress: layout.hostAddress,
         crdPaths: options.crdPaths,
         startTimeoutMs: timeoutMs,
+        // In the slot, so that `node.sh down` removes a killed run's control plane with its node.
+        parentDir: layout.stateDir,
+        launch: (binary, args) => slot.command(binary, args, { hostNetwork: true }),
       });
       cluster = new Cluster(plane, slot, bins);
       const started = cluster;
@@ -301,6 +304,8 @@ export class Cluster {
     ]) {
       await this.processes.get(name)?.stop();
     }
+    // Killing the control plane with the rest (node.sh down) is quicker than its graceful stop, and its
+    // state goes anyway; plane.stop() then finds it stopped.
     try {
       await this.slot.release();
     } finally {
