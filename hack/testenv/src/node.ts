@@ -89,13 +89,14 @@ export class Cluster {
   readonly plane: ControlPlane;
   private readonly slot: NodeSlot;
   private readonly bins: NodeBinaries;
-  private readonly processes = new Map<string, ManagedProcess>();
+  private readonly processes: Map<string, ManagedProcess>;
   private provisioner: HostPathProvisioner | undefined;
 
-  private constructor(plane: ControlPlane, slot: NodeSlot, bins: NodeBinaries) {
+  private constructor(plane: ControlPlane, slot: NodeSlot, bins: NodeBinaries, processes: Map<string, ManagedProcess>) {
     this.plane = plane;
     this.slot = slot;
     this.bins = bins;
+    this.processes = processes;
   }
 
   get layout(): NodeLayout {
@@ -129,6 +130,7 @@ export class Cluster {
     const bins = await nodeBinaries();
     const slot = await NodeSlot.acquire(options.slot);
     const timeoutMs = options.startTimeoutMs ?? 120_000;
+    const processes = new Map<string, ManagedProcess>();
     let plane: ControlPlane | undefined;
     let cluster: Cluster | undefined;
     try {
@@ -141,13 +143,29 @@ export class Cluster {
       };
       await Promise.all(Object.values(dirs).map((d) => mkdir(d, { recursive: true })));
       const file = (name: string) => join(dirs.config, name);
+      const logPath = (name: string) => join(dirs.logs, `${name}.log`);
+      const start = (name: string, binary: string, args: string[], env?: NodeJS.ProcessEnv) => {
+        const [command, commandArgs] = slot.command(binary, args);
+        processes.set(name, startProcess(command, commandArgs, logPath(name), env ? { env } : {}));
+      };
 
-      // containerd and the images do not need the API server: they come up while it does.
+      // containerd and its images need no API server: they come up while it does.
       const runtime = (async () => {
         await writeFile(file('containerd.toml'), containerdConfig(layout, bins.pauseImageRef));
         await writeFile(join(dirs.cni, '10-gco.conflist'), cniConfig(layout));
-        return file('containerd.toml');
+        start('containerd', bins.containerd, ['--config', file('containerd.toml')], {
+          ...process.env,
+          // containerd finds its runc shim on PATH.
+          PATH: `${dirname(bins.containerd)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+        });
+        await waitFor(async () => (await run(bins.ctr, ['--address', layout.containerdSocket, 'version'])).code === 0, {
+          timeoutMs,
+          describe: async () => `containerd did not start:\n${await tail(logPath('containerd'))}`,
+        });
+        await Promise.all([importImage(layout, bins.pauseImage), importImage(layout, bins.probeImage)]);
       })();
+      // Awaited below, before the kubelet starts; this only keeps an early failure from going unhandled.
+      runtime.catch(() => {});
       plane = await ControlPlane.start({
         nodeAddress: layout.hostAddress,
         crdPaths: options.crdPaths,
@@ -156,24 +174,7 @@ export class Cluster {
         parentDir: layout.stateDir,
         launch: (binary, args) => slot.command(binary, args, { hostNetwork: true }),
       });
-      cluster = new Cluster(plane, slot, bins);
-      const started = cluster;
-      const logPath = (name: string) => join(dirs.logs, `${name}.log`);
-      const start = (name: string, binary: string, args: string[], env?: NodeJS.ProcessEnv) => {
-        const [command, commandArgs] = slot.command(binary, args);
-        started.processes.set(name, startProcess(command, commandArgs, logPath(name), env ? { env } : {}));
-      };
-
-      start('containerd', bins.containerd, ['--config', await runtime], {
-        ...process.env,
-        // containerd finds its runc shim on PATH.
-        PATH: `${dirname(bins.containerd)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
-      });
-      await waitFor(async () => (await run(bins.ctr, ['--address', layout.containerdSocket, 'version'])).code === 0, {
-        timeoutMs,
-        describe: async () => `containerd did not start:\n${await tail(logPath('containerd'))}`,
-      });
-      const images = Promise.all([cluster.importImage(bins.pauseImage), cluster.importImage(bins.probeImage)]);
+      cluster = new Cluster(plane, slot, bins, processes);
 
       // Each component as in any cluster: its own identity (a client certificate) and the RBAC the
       // API server's bootstrap policy gives it.
@@ -224,7 +225,7 @@ export class Cluster {
 
       await writeFile(join(layout.stateDir, 'resolv.conf'), podResolvConf(layout));
       await writeFile(file('kubelet.json'), kubeletConfig(layout, plane.clientCaPath));
-      await images;
+      await runtime;
       start('kubelet', bins.kubelet, [
         `--config=${file('kubelet.json')}`,
         `--kubeconfig=${file('kubelet.kubeconfig')}`,
@@ -245,8 +246,9 @@ export class Cluster {
     } catch (error) {
       if (cluster) await cluster.stop().catch(() => {});
       else {
-        await plane?.stop().catch(() => {});
         await slot.release().catch(() => {});
+        await plane?.stop().catch(() => {});
+        await Promise.all([...processes.values()].map((p) => p.stop()));
       }
       throw error;
     }
@@ -256,8 +258,8 @@ export class Cluster {
    * Loads a docker-archive tar (`docker save`) into the node's containerd, where the kubelet finds it:
    * pods can then use it with imagePullPolicy Never or IfNotPresent (any tag but `latest`).
    */
-  async importImage(tar: string): Promise<void> {
-    await runOk('bash', [nodeScript, 'import-image', String(this.layout.slot), tar], { timeoutMs: 300_000 });
+  importImage(tar: string): Promise<void> {
+    return importImage(this.layout, tar);
   }
 
   /** Creates a namespace and waits until it has what pods need: its default ServiceAccount and root CA. */
@@ -361,6 +363,10 @@ export class Cluster {
       { timeoutMs, intervalMs: 250, describe: () => describe('CoreDNS does not answer for the kubernetes Service') },
     );
   }
+}
+
+function importImage(layout: NodeLayout, tar: string): Promise<void> {
+  return runOk('bash', [nodeScript, 'import-image', String(layout.slot), tar], { timeoutMs: 300_000 }).then(() => {});
 }
 
 async function tail(path: string, lines = 40): Promise<string> {
