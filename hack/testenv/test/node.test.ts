@@ -14,6 +14,7 @@ import {
   repoRoot,
   runOk,
   sharedCluster,
+  statusCode,
   waitFor,
 } from '../src/index.ts';
 import { confined, confinedPod } from './fixtures/node-pods.ts';
@@ -136,7 +137,7 @@ describe('a real node', function () {
     assert.deepEqual(report.api.configMaps?.sort(), ['kube-root-ca.crt', 'seen-from-a-pod']);
   });
 
-  it("binds a StatefulSet's volumeClaimTemplate and keeps the data across a pod deletion", async () => {
+  it("binds a StatefulSet's volumeClaimTemplate, keeps the data across a pod deletion, frees it with the claim", async () => {
     const apps = cluster.plane.admin().makeApiClient(k8s.AppsV1Api);
     await core.createNamespacedService({
       namespace,
@@ -192,6 +193,23 @@ describe('a real node', function () {
     const read = await kubectl(['exec', 'store-0', '--', '/probe', 'cat', '/data/marker']);
     assert.equal(read.code, 0, read.stderr);
     assert.equal(read.stdout, marker);
+
+    // Released with its claim: the volume and its data go, as with a user's cluster's provisioner.
+    const volume = await core.readPersistentVolume({ name: claim.spec?.volumeName ?? '' });
+    const path = volume.spec?.hostPath?.path ?? '';
+    assert.ok(existsSync(join(path, 'marker')));
+    await apps.deleteNamespacedStatefulSet({ namespace, name: 'store' });
+    await core.deleteNamespacedPersistentVolumeClaim({ namespace, name: 'data-store-0' });
+    await waitFor(
+      async () => {
+        await core.readPersistentVolume({ name: volume.metadata?.name ?? '' }).then(
+          () => assert.fail('still there'),
+          (e) => assert.equal(statusCode(e), 404),
+        );
+        return !existsSync(path);
+      },
+      { timeoutMs: 60_000, describe: async () => `the released volume stays\n${await cluster.diagnostics()}` },
+    );
   });
 });
 
