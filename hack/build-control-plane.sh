@@ -15,7 +15,6 @@ K8S_VERSION="${GCO_K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${GCO_ETCD_VERSION:-v3.7.3}"
 CACHE_DIR="${GCO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gco}"
 BIN_DIR="$CACHE_DIR/envtest/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
-STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 
 if [ "${1:-}" = "--print-dir" ]; then
   echo "$BIN_DIR"
@@ -30,75 +29,44 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-mkdir -p "$BIN_DIR"
+# shellcheck source=hack/lib/cache.sh
+source "$(dirname "$0")/lib/cache.sh"
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-# Each binary is built into a temporary name and renamed, so an interrupted build never leaves a
-# half-written binary that a later run would trust.
+# Each binary is a cache entry (hack/lib/cache.sh): built into a unique temporary name under a lock and
+# renamed, so an interrupted build never leaves a binary a later run would trust, and two runs at once
+# (a test run and the demo) never write the same file.
 build_etcd() {
-  local out="$BIN_DIR/etcd"
-  [ -x "$out" ] && return 0
-  local mod; mod="$(mktemp -d)"; trap 'rm -rf "$mod"' RETURN
+  local out="$1" mod
+  mod="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expanded now: the trap runs after this function's locals are gone
+  trap "rm -rf '$mod'" EXIT
   log "building etcd $ETCD_VERSION (first time only, a few minutes)..."
-  (
-    cd "$mod"
-    go mod init gco.local/etcd-build >/dev/null 2>&1
-    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
-    go build -trimpath -ldflags "-s -w" -o "$out.tmp" go.etcd.io/etcd/server/v3
-  )
-  mv "$out.tmp" "$out"
-  log "etcd ready: $out"
+  cd "$mod"
+  go mod init gco.local/etcd-build >/dev/null 2>&1
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
+  go build -trimpath -ldflags "-s -w" -o "$out" go.etcd.io/etcd/server/v3
 }
 
-# kube-apiserver and kubectl live in k8s.io/kubernetes, whose go.mod replaces every staging module with
-# a local path; a wrapper module must replace each with its published version instead.
-prepare_kubernetes_module() {
-  local mod="$1"
-  (
-    cd "$mod"
-    go mod init gco.local/kube-build >/dev/null 2>&1
-    local modfile
-    modfile="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
-    [ -f "$modfile" ] || { log "could not find the go.mod of k8s.io/kubernetes@$K8S_VERSION"; exit 1; }
-    {
-      echo "require k8s.io/kubernetes $K8S_VERSION"
-      grep -oE 'k8s.io/[a-z0-9-]+ => ./staging/src/k8s.io/[a-z0-9-]+' "$modfile" | awk '{print $1}' | sort -u |
-        while read -r m; do echo "replace $m => $m $STAGING_VERSION"; done
-    } >> go.mod
-    # The wrapper needs an import so that `go mod tidy` keeps the requirements.
-    cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubectl/pkg/cmd"
-)
-GO
-    go mod tidy >&2
-  )
-}
+# kube-apiserver and kubectl are commands of k8s.io/kubernetes, built through a wrapper module. Each
+# builder runs in its own subshell (cached_build), so its trap and cd stay there.
+# The wrapper module is made once per run, by the first build that needs it (none when all is cached).
+kube_module="$(mktemp -d)"
+trap 'rm -rf "$kube_module"' EXIT
 
 build_kube() {
-  local need=()
-  [ -x "$BIN_DIR/kube-apiserver" ] || need+=(kube-apiserver)
-  [ -x "$BIN_DIR/kubectl" ] || need+=(kubectl)
-  [ ${#need[@]} -eq 0 ] && return 0
-  local mod; mod="$(mktemp -d)"; trap 'rm -rf "$mod"' RETURN
-  log "preparing k8s.io/kubernetes $K8S_VERSION module (first time only)..."
-  prepare_kubernetes_module "$mod"
-  local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
-  local ver="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
-  ver="$ver -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
-  for b in "${need[@]}"; do
-    log "building $b $K8S_VERSION (first time only; kube-apiserver takes 10-25 minutes on 2 cores)..."
-    (cd "$mod" && go build -trimpath -ldflags "-s -w $ver" -o "$BIN_DIR/$b.tmp" "k8s.io/kubernetes/cmd/$b")
-    mv "$BIN_DIR/$b.tmp" "$BIN_DIR/$b"
-    log "$b ready: $BIN_DIR/$b"
-  done
+  local out="$1" name="$2"
+  if [ ! -f "$kube_module/go.sum" ]; then
+    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
+    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
+  fi
+  log "building $name $K8S_VERSION (first time only; kube-apiserver takes 10-25 minutes on 2 cores)..."
+  cd "$kube_module"
+  go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
 }
 
-build_etcd
-build_kube
+cached_build "$BIN_DIR/etcd" build_etcd
+cached_build "$BIN_DIR/kube-apiserver" build_kube kube-apiserver
+cached_build "$BIN_DIR/kubectl" build_kube kubectl
+log "ready: $BIN_DIR"
 echo "$BIN_DIR"

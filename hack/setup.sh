@@ -7,6 +7,10 @@
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
 #   - helm built from Go modules, for the Helm chart's tests (hack/build-helm.sh, cached)
+#   - Debian packages for the test node: runc and containernetworking-plugins (what containerd runs pods
+#     with), iptables (kube-proxy, the kubelet), iproute2
+#   - the test node's kubelet, kube-proxy, kube-controller-manager, kube-scheduler, containerd, CoreDNS
+#     and its two local images, built from Go modules (hack/build-node.sh, cached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +24,10 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v faketime >/dev/null || missing+=(faketime)
 [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
 [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+[ -x /usr/sbin/runc ] || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"
@@ -39,4 +47,5 @@ fi
 
 bash hack/build-control-plane.sh >/dev/null
 bash hack/build-helm.sh >/dev/null
+bash hack/build-node.sh >/dev/null
 log "ready"

@@ -3,6 +3,7 @@
  * keys but not certificates): a server certificate for an HTTPS git server no public CA vouches for
  * (the case of `ca.crt` in an auth Secret), and client certificates the test API server accepts.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runOk } from './processes.ts';
@@ -54,7 +55,10 @@ async function signed(caDir: string, subject: string, extensions: string): Promi
     join(caDir, 'ca.crt'),
     '-CAkey',
     join(caDir, 'ca.key'),
-    '-CAcreateserial',
+    // A random serial rather than -CAcreateserial: certificates signed at once by one CA would race on
+    // its serial file.
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
     '-days',
     '2',
     '-extfile',
@@ -76,6 +80,19 @@ export async function createTestCertificates(): Promise<TestCertificates> {
     'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
   );
   return { caCert: await readFile(join(caDir, 'ca.crt'), 'utf8'), serverKey: server.key, serverCert: server.cert };
+}
+
+/** A server certificate for the given IP addresses and DNS names, signed by the CA in `caDir`. */
+export function createServerCertificate(
+  caDir: string,
+  names: { ips: string[]; dns: string[] },
+): Promise<{ cert: string; key: string }> {
+  const alt = [...names.ips.map((ip) => `IP:${ip}`), ...names.dns.map((d) => `DNS:${d}`)].join(',');
+  return signed(
+    caDir,
+    `/CN=${names.ips[0] ?? names.dns[0]}`,
+    `subjectAltName=${alt}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
+  );
 }
 
 /**

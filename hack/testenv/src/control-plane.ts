@@ -2,6 +2,7 @@
  * A real Kubernetes control plane for tests: etcd and kube-apiserver (built from Go modules by
  * hack/build-control-plane.sh) on free loopback ports, with RBAC on, as envtest runs them. No
  * controller-manager: no garbage collection, namespaces never finish deleting, no default ServiceAccount.
+ * With `nodeAddress`, the API server is the one of a real node's cluster instead (node.ts).
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { createCertificateAuthority, createClientCertificate } from './certificates.ts';
+import { createCertificateAuthority, createClientCertificate, createServerCertificate } from './certificates.ts';
 import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, removeOnExit, run, runOk, startProcess } from './processes.ts';
@@ -20,7 +21,24 @@ export interface ControlPlaneOptions {
   /** Directories or files of CRD YAML to install once the API server is up. Default: manifests/crds. */
   crdPaths?: string[];
   startTimeoutMs?: number;
+  /**
+   * Serve and advertise on this (non-loopback) address, as the API server of a cluster with a node
+   * (node.ts): the `kubernetes` Service points here, ServiceAccount admission gives pods their tokens,
+   * Node authorization and NodeRestriction hold the kubelet to its own node, and the API server reaches
+   * kubelets with a client certificate. Default: loopback only, as envtest.
+   */
+  nodeAddress?: string;
+  /** Where to make its directory (default: the system's temporary directory). */
+  parentDir?: string;
+  /**
+   * How to start etcd and kube-apiserver: the command and arguments that run `binary` with `args`
+   * (node.ts starts them in its slot, so that a killed run's control plane is found with its node).
+   */
+  launch?: (binary: string, args: string[]) => [string, string[]];
 }
+
+/** The `kubernetes` Service's address: the first of --service-cluster-ip-range. */
+export const kubernetesServiceIp = '10.0.0.1';
 
 /** Where hack/build-control-plane.sh keeps the binaries (it owns the versions). */
 export async function controlPlaneBinDir(): Promise<string> {
@@ -49,6 +67,12 @@ async function requireBinaries(): Promise<Record<'etcd' | 'kubeApiserver' | 'kub
 
 export class ControlPlane {
   readonly root: string;
+  /** The CA that signed the API server's serving certificate: what a client must trust (PEM file). */
+  readonly caPath: string;
+  /** The CA whose client certificates the API server accepts (PEM file; ca.key next to it). */
+  readonly clientCaPath: string;
+  /** The key that signs ServiceAccount tokens (a controller-manager needs it). */
+  readonly serviceAccountKeyPath: string;
   readonly kubectlPath: string;
   /** Admin (system:masters) kubeconfig, as a file for kubectl and other processes. */
   readonly kubeconfigPath: string;
@@ -71,6 +95,9 @@ export class ControlPlane {
     adminToken: string;
   }) {
     this.root = init.root;
+    this.caPath = join(init.root, 'serving-ca/ca.crt');
+    this.clientCaPath = join(init.root, 'client-ca/ca.crt');
+    this.serviceAccountKeyPath = join(init.root, 'sa.key');
     this.kubectlPath = init.kubectlPath;
     this.kubeconfigPath = init.kubeconfigPath;
     this.server = init.server;
@@ -81,14 +108,17 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const bins = await requireBinaries();
-    const root = await mkdtemp(join(tmpdir(), 'gco-control-plane-'));
+    const root = await mkdtemp(join(options.parentDir ?? tmpdir(), 'gco-control-plane-'));
+    const launch = options.launch ?? ((binary: string, args: string[]) => [binary, args] as [string, string[]]);
+    const start = (binary: string, args: string[], logPath: string) => startProcess(...launch(binary, args), logPath);
     const forgetRoot = removeOnExit(root);
     const processes: ManagedProcess[] = [];
     try {
       const timeoutMs = options.startTimeoutMs ?? 60_000;
+      const address = options.nodeAddress ?? '127.0.0.1';
       const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
       const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-      const etcd = startProcess(
+      const etcd = start(
         bins.etcd,
         [
           `--data-dir=${join(root, 'etcd')}`,
@@ -120,19 +150,42 @@ export class ControlPlane {
       const saKey = join(root, 'sa.key');
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      // A serving certificate from a CA of its own, for every name a client in or out of a pod uses.
+      const servingCaDir = join(root, 'serving-ca');
+      await mkdir(servingCaDir, { recursive: true });
+      await createCertificateAuthority(servingCaDir, 'gco test API server CA');
+      const serving = await createServerCertificate(servingCaDir, {
+        ips: [...new Set([address, '127.0.0.1', kubernetesServiceIp])],
+        dns: [
+          'localhost',
+          'kubernetes',
+          'kubernetes.default',
+          'kubernetes.default.svc',
+          'kubernetes.default.svc.cluster.local',
+        ],
+      });
+      await writeFile(join(certDir, 'apiserver.crt'), serving.cert);
+      await writeFile(join(certDir, 'apiserver.key'), serving.key, { mode: 0o600 });
 
+      const modeArgs = options.nodeAddress
+        ? await nodeModeArgs(root, clientCaDir)
+        : [
+            // No Endpoints for the kubernetes Service: a loopback address is not allowed there.
+            '--endpoint-reconciler-type=none',
+            // No controller-manager makes default ServiceAccounts, which this admission plugin requires.
+            '--disable-admission-plugins=ServiceAccount',
+            '--authorization-mode=RBAC',
+          ];
       const apiserverArgs = [
         `--etcd-servers=${etcdUrl}`,
-        `--cert-dir=${certDir}`,
+        `--tls-cert-file=${join(certDir, 'apiserver.crt')}`,
+        `--tls-private-key-file=${join(certDir, 'apiserver.key')}`,
         `--secure-port=${apiPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        // No Endpoints for the kubernetes Service: a loopback address is not allowed there.
-        '--endpoint-reconciler-type=none',
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
+        ...modeArgs,
         '--service-cluster-ip-range=10.0.0.0/24',
         '--allow-privileged=true',
-        '--disable-admission-plugins=ServiceAccount',
-        '--authorization-mode=RBAC',
         `--token-auth-file=${tokenFile}`,
         `--client-ca-file=${join(clientCaDir, 'ca.crt')}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
@@ -140,16 +193,11 @@ export class ControlPlane {
         `--service-account-signing-key-file=${saKey}`,
         '--v=0',
       ];
-      const startApiServer = () => startProcess(bins.kubeApiserver, apiserverArgs, join(root, 'kube-apiserver.log'));
+      const startApiServer = () => start(bins.kubeApiserver, apiserverArgs, join(root, 'kube-apiserver.log'));
       const apiserver = startApiServer();
       processes.push(apiserver);
-      const server = `https://127.0.0.1:${apiPort}`;
-      const certPath = join(certDir, 'apiserver.crt');
-      await waitFor(async () => existsSync(certPath), {
-        timeoutMs,
-        describe: async () => `kube-apiserver wrote no serving certificate:\n${await tail(apiserver.logPath)}`,
-      });
-      const caData = Buffer.from(await readFile(certPath)).toString('base64');
+      const server = `https://${address}:${apiPort}`;
+      const caData = Buffer.from(await readFile(join(servingCaDir, 'ca.crt'))).toString('base64');
       const kubeconfigPath = join(root, 'admin.kubeconfig');
       const plane = new ControlPlane({
         root,
@@ -190,6 +238,24 @@ export class ControlPlane {
   /** A client certificate (PEM) the API server accepts for `user` in `groups`, as kind's kubeconfig has. */
   clientCertificate(user: string, groups: string[] = []): Promise<{ cert: string; key: string }> {
     return createClientCertificate(join(this.root, 'client-ca'), user, groups);
+  }
+
+  /**
+   * Writes a kubeconfig file for `user` in `groups` with a client certificate, as the components of a
+   * cluster (kubelet, controller-manager...) get theirs.
+   */
+  async writeCertificateKubeconfig(path: string, user: string, groups: string[] = []): Promise<void> {
+    const { cert, key } = await this.clientCertificate(user, groups);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'envtest', server: this.server, caData: this.caData, skipTLSVerify: false }],
+      users: [
+        { name: user, certData: Buffer.from(cert).toString('base64'), keyData: Buffer.from(key).toString('base64') },
+      ],
+      contexts: [{ name: 'envtest', cluster: 'envtest', user }],
+      currentContext: 'envtest',
+    });
+    await writeFile(path, kc.exportConfig(), { mode: 0o600 });
   }
 
   /** A KubeConfig for the admin user (group system:masters). */
@@ -349,6 +415,25 @@ export class ControlPlane {
     await rm(this.root, { recursive: true, force: true });
     this.forgetRoot();
   }
+}
+
+/** What a node's cluster needs of its API server (see ControlPlaneOptions.nodeAddress). */
+async function nodeModeArgs(root: string, clientCaDir: string): Promise<string[]> {
+  // The API server's own identity towards kubelets (logs, exec, port-forward), which they check with
+  // a SubjectAccessReview: system:masters may do all of it.
+  const kubeletClient = await createClientCertificate(clientCaDir, 'kube-apiserver-kubelet-client', ['system:masters']);
+  const certPath = join(root, 'kubelet-client.crt');
+  const keyPath = join(root, 'kubelet-client.key');
+  await writeFile(certPath, kubeletClient.cert);
+  await writeFile(keyPath, kubeletClient.key, { mode: 0o600 });
+  return [
+    '--authorization-mode=Node,RBAC',
+    '--enable-admission-plugins=NodeRestriction',
+    `--kubelet-client-certificate=${certPath}`,
+    `--kubelet-client-key=${keyPath}`,
+    // Otherwise logs and exec look the node's name up in this machine's DNS.
+    '--kubelet-preferred-address-types=InternalIP',
+  ];
 }
 
 export function statusCode(error: unknown): number | undefined {

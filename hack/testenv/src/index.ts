@@ -1,7 +1,13 @@
 export { gitInvalidBranchNames, shadowingBranchNames, validBranchNames } from './branch-names.ts';
 export { cacheDir, cachedEntry, type HeldLock, lock, uniqueTemp, withLock } from './cache.ts';
 export { createTestCertificates, type TestCertificates } from './certificates.ts';
-export { ControlPlane, type ControlPlaneOptions, controlPlaneBinDir, statusCode } from './control-plane.ts';
+export {
+  ControlPlane,
+  type ControlPlaneOptions,
+  controlPlaneBinDir,
+  kubernetesServiceIp,
+  statusCode,
+} from './control-plane.ts';
 export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
 export {
   assertExactlyOnce,
@@ -13,6 +19,7 @@ export {
 export { type GitHttpAuth, type GitHttpRequest, GitHttpServer, type RouteHandler } from './git-http-server.ts';
 export { GitHubStandIn, type PullRequestState, type StoredPullRequest } from './github-stand-in.ts';
 export { helmBinary } from './helm.ts';
+export { hostPathProvisionerName } from './hostpath-provisioner.ts';
 export {
   type BuiltImage,
   type BuiltImages,
@@ -26,6 +33,8 @@ export {
   secretCanary,
 } from './images.ts';
 export { freePort, waitFor } from './net.ts';
+export { Cluster, type ClusterOptions, type NodeBinaries, nodeBinaries } from './node.ts';
+export { type NodeLayout, nodeLayout } from './node-slot.ts';
 export {
   aggregateClusterRoles,
   installOperatorRbac,
@@ -38,7 +47,7 @@ export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
-export { sharedControlPlane, stopSharedControlPlane } from './shared.ts';
+export { sharedCluster, sharedControlPlane, stopSharedCluster, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';

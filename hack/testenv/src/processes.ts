@@ -9,12 +9,23 @@ import { createWriteStream, rmSync } from 'node:fs';
 
 const running = new Set<ChildProcess>();
 const directories = new Set<string>();
+const exitCleanups = new Set<() => void>();
 
 /** Removes `dir` when the run ends, even when it is interrupted. */
 export function removeOnExit(dir: string): () => void {
   installExitHandlers();
   directories.add(dir);
   return () => directories.delete(dir);
+}
+
+/**
+ * Runs `cleanup` (synchronously: the process is exiting) when the run ends without having called the
+ * returned function, after every child process was killed and before directories are removed.
+ */
+export function cleanUpOnExit(cleanup: () => void): () => void {
+  installExitHandlers();
+  exitCleanups.add(cleanup);
+  return () => exitCleanups.delete(cleanup);
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -36,6 +47,13 @@ function installExitHandlers(): void {
   handlersInstalled = true;
   process.on('exit', () => {
     for (const child of running) killGroup(child, 'SIGKILL');
+    for (const cleanup of exitCleanups) {
+      try {
+        cleanup();
+      } catch {
+        // the next run cleans up what is left
+      }
+    }
     for (const dir of directories) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
