@@ -17,12 +17,16 @@ const pod = 'git-change-operator-0';
 describe("e2e on a real node: the users' scenarios against manifests/overlays/e2e", function () {
   this.timeout(300_000);
   let target: NodeTarget;
-  scenarios(async () => {
-    const started = Date.now();
-    target = await startNodeTarget();
-    figure('node, images (cached), import, apply and rollout (s)', (Date.now() - started) / 1000);
-    return target;
-  });
+  scenarios(
+    async () => {
+      const started = Date.now();
+      target = await startNodeTarget();
+      figure('node, images (cached), import, apply and rollout (s)', (Date.now() - started) / 1000);
+      return target;
+    },
+    // Cold, buildImages first builds the base and the three images (images.test.ts allows as much).
+    { startTimeoutMs: 3_600_000 },
+  );
 
   async function kubectl(args: string[], input?: string): Promise<string> {
     const r = await target.kubectl(args, input);

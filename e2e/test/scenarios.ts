@@ -35,7 +35,7 @@ const configMap = (namespace: string, name: string, data: Record<string, string>
  * Registers the eight scenarios, and the hooks that start and stop the target, in the calling describe.
  * Tests the caller registers after this run after the scenarios, against the same target.
  */
-export function scenarios(startTarget: () => Promise<E2ETarget>): void {
+export function scenarios(startTarget: () => Promise<E2ETarget>, opts: { startTimeoutMs?: number } = {}): void {
   let target: E2ETarget;
   const repos = new Map<string, RemoteRepository>();
   const repo = (name: string) => repos.get(name) as RemoteRepository;
@@ -78,7 +78,7 @@ export function scenarios(startTarget: () => Promise<E2ETarget>): void {
   }
 
   before(async function () {
-    this.timeout(900_000);
+    this.timeout(opts.startTimeoutMs ?? 600_000);
     target = await startTarget();
     await apply(
       ['production', 'staging', 'monitoring', 'prod-1', 'prod-2', 'prod-3'].map((name) => ({
