@@ -11,9 +11,11 @@ import { type E2ETarget, joinUrl, kubectlRunner, operatorNamespace } from './tar
 
 const gitService = 'gco-dev-git-server';
 
-export async function connectClusterTarget(): Promise<E2ETarget> {
-  const kubeconfig = process.env.KUBECONFIG || join(homedir(), '.kube/config');
-  const kubectlPath = process.env.KUBECTL || join(await controlPlaneBinDir(), 'kubectl');
+export async function connectClusterTarget(
+  opts: { kubeconfig?: string; kubectlPath?: string } = {},
+): Promise<E2ETarget> {
+  const kubeconfig = opts.kubeconfig ?? (process.env.KUBECONFIG || join(homedir(), '.kube/config'));
+  const kubectlPath = opts.kubectlPath ?? (process.env.KUBECTL || join(await controlPlaneBinDir(), 'kubectl'));
   const kubectl = kubectlRunner(kubectlPath, kubeconfig);
   const must = async (args: string[]) => {
     const r = await kubectl(args);

@@ -1,0 +1,47 @@
+/**
+ * A container's memory as its cgroup (v1) on the test node counts it: the kubelet (cgroupfs driver)
+ * puts each container at `<cgroupRoot>/kubepods/[<qos>/]pod<uid>/<container id>` in every hierarchy.
+ * No metrics-server here, so `kubectl top` has nothing; these are the numbers it would read.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface ContainerMemory {
+  /** Anonymous memory now (memory.stat total_rss): what the process itself holds. */
+  rssBytes: number;
+  /** The peak of memory.usage_in_bytes since the container started, page cache included. */
+  maxUsageBytes: number;
+  /** memory.limit_in_bytes: the manifest's limit as the kernel applies it. */
+  limitBytes: number;
+}
+
+/** `containerId` as the pod status has it: `containerd://<id>`. */
+export async function podMemory(cgroup: string, containerId: string): Promise<ContainerMemory> {
+  const id = containerId.replace(/^[a-z]+:\/\//, '');
+  const dir = await find(join('/sys/fs/cgroup/memory', cgroup, 'kubepods'), id, 3);
+  if (!dir) throw new Error(`no memory cgroup for container ${id} under ${cgroup}/kubepods`);
+  const read = async (file: string) => (await readFile(join(dir, file), 'utf8')).trim();
+  const stat = Object.fromEntries(
+    (await read('memory.stat')).split('\n').map((l) => {
+      const [k, v] = l.split(' ');
+      return [k, Number(v)];
+    }),
+  );
+  return {
+    rssBytes: stat.total_rss ?? 0,
+    maxUsageBytes: Number(await read('memory.max_usage_in_bytes')),
+    limitBytes: Number(await read('memory.limit_in_bytes')),
+  };
+}
+
+async function find(dir: string, name: string, depth: number): Promise<string | undefined> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory() && e.name === name) return join(dir, name);
+  if (depth === 0) return undefined;
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const found = await find(join(dir, e.name), name, depth - 1);
+    if (found) return found;
+  }
+  return undefined;
+}
