@@ -64,6 +64,11 @@ export class RemoteRepository {
     ]);
   }
 
+  /** The local bare mirror (as last fetched), for what reads a repository directly (exactly-once.ts). */
+  gitDir(): Promise<string> {
+    return this.mirror;
+  }
+
   /** A file at a branch's tip (as last fetched), or undefined when it is not there. */
   async file(branch: string, path: string): Promise<string | undefined> {
     const r = await run('git', ['--git-dir', await this.mirror, 'cat-file', 'blob', `refs/heads/${branch}:${path}`]);

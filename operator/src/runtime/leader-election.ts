@@ -16,6 +16,7 @@
  * - A leader that sees another holder steps down at once; client-go retries until renewDeadline.
  * - No optimistic fast path (an update from the cached record without a GET): every attempt reads.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../logger.ts';
 import { isConflict, isNotFound, type KubeClient } from './kube-client.ts';
@@ -86,7 +87,10 @@ export class LeaderElector {
 
   constructor(client: KubeClient, opts: LeaderElectionOptions) {
     this.client = client;
-    this.identity = opts.identity ?? `${hostname()}_${process.pid}`;
+    // Unique per process, as controller-runtime's hostname_UUID: in a container the process is PID 1
+    // every time, so a StatefulSet pod recreated under the same name (a force-deleted leader whose
+    // process may still run) would otherwise take the old one's Lease for its own at once.
+    this.identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
     this.opts = { ...leaderElectionDefaults, ...opts };
     validateTimings(this.opts);
   }
