@@ -54,16 +54,6 @@ build_etcd() {
 kube_module="$(mktemp -d)"
 trap 'rm -rf "$kube_module"' EXIT
 
-build_kube() {
-  local out="$1" name="$2"
-  if [ ! -f "$kube_module/go.sum" ]; then
-    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
-    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
-  fi
-  log "building $name $K8S_VERSION (first time only; kube-apiserver takes 10-25 minutes on 2 cores)..."
-  cd "$kube_module"
-  go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
-}
 
 cached_build "$BIN_DIR/etcd" build_etcd
 cached_build "$BIN_DIR/kube-apiserver" build_kube kube-apiserver

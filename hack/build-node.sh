@@ -66,16 +66,6 @@ export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 kube_module="$(mktemp -d)"
 trap 'rm -rf "$kube_module"' EXIT
 
-build_kube() {
-  local out="$1" name="$2"
-  if [ ! -f "$kube_module/go.sum" ]; then
-    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
-    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
-  fi
-  log "building $name $K8S_VERSION (first time only; 1-3 minutes each once kube-apiserver's build cache is warm)..."
-  cd "$kube_module"
-  go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
-}
 
 build_containerd() {
   local out="$1"

@@ -95,3 +95,17 @@ kubernetes_ldflags() {
   printf '%s' "-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1" \
     " -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$version"
 }
+
+# build_kube OUT NAME: builds k8s.io/kubernetes/cmd/NAME at $K8S_VERSION into OUT, through the wrapper
+# module in $kube_module, which the first build of a run prepares (none when all is cached). Run through
+# cached_build, whose subshell keeps the cd.
+build_kube() {
+  local out="$1" name="$2"
+  if [ ! -f "$kube_module/go.sum" ]; then
+    log "preparing the k8s.io/kubernetes $K8S_VERSION module..."
+    prepare_kubernetes_module "$kube_module" "$K8S_VERSION"
+  fi
+  log "building $name $K8S_VERSION (first time only: kube-apiserver 10-25 minutes on 2 cores, the others 1-3 once its build cache is warm)..."
+  cd "$kube_module"
+  go build -trimpath -ldflags "$(kubernetes_ldflags "$K8S_VERSION")" -o "$out" "k8s.io/kubernetes/cmd/$name"
+}
