@@ -20,7 +20,7 @@
 # while its lock is held. Needs root (network namespaces, cgroups, mounts).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-MAX_SLOTS=4
+MAX_SLOTS=8
 
 layout() {
   local s="$1"

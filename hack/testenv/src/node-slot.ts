@@ -11,7 +11,7 @@ import { repoRoot } from './paths.ts';
 import { cleanUpOnExit, runOk } from './processes.ts';
 
 export const nodeScript = join(repoRoot, 'hack/node/node.sh');
-const maxSlots = 4;
+const maxSlots = 8;
 
 /** What node.sh derives from a slot number (`node.sh layout SLOT`). */
 export interface NodeLayout {

@@ -27,7 +27,7 @@ import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
 export interface ClusterOptions {
   /** CRDs to install, as ControlPlaneOptions.crdPaths. Default: manifests/crds. */
   crdPaths?: string[];
-  /** The slot to use (0-3). Default: the first one no other run on this machine holds. */
+  /** The slot to use (0-7). Default: the first one no other run on this machine holds. */
   slot?: number;
   startTimeoutMs?: number;
 }
