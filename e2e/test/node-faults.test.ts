@@ -1,6 +1,7 @@
 // The production overlay on the harness's real node, installed as a user would with the images of
-// this build: two replicas with leader election. The leader pod is killed (force-deleted) and then
-// terminated gracefully, each in the middle of a burst of GitCommits: every GitCommit becomes Ready and
+// this build: two replicas with leader election. The leader pod is killed (force-deleted), its manager
+// process is killed with SIGKILL inside the pod, and the pod is terminated gracefully, each in the middle
+// of a burst of GitCommits: every GitCommit becomes Ready and
 // every execution made exactly one commit, by the commits' Gco-Source/Gco-Execution trailers.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { stringify } from 'yaml';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { operatorNamespace as ns } from '../src/target.ts';
+import { signalContainer } from './container-cgroup.ts';
 
 const burstSize = 20;
 const app = 'app.kubernetes.io/name=git-change-operator';
@@ -137,6 +139,7 @@ describe('e2e on a real node: manifests/overlays/production (two replicas) under
   async function faultMidBurst<T>(
     prefix: string,
     fault: (leader: any) => Promise<T>,
+    { podReplaced = true } = {},
   ): Promise<{ failoverMs: number; result: T; landedBefore: number }> {
     const repository = await new RemoteRepository(
       target,
@@ -206,7 +209,7 @@ describe('e2e on a real node: manifests/overlays/production (two replicas) under
     assert.equal(commits.length, burstSize, 'one commit per GitCommit, no more');
     for (let i = 0; i < burstSize; i++) assert.equal(await repository.file('main', `${prefix}/${i}.txt`), `${i}\n`);
 
-    await bothReady(new Set([leader.metadata.uid]));
+    await bothReady(podReplaced ? new Set([leader.metadata.uid]) : undefined);
     return { failoverMs, result, landedBefore };
   }
 
@@ -217,6 +220,35 @@ describe('e2e on a real node: manifests/overlays/production (two replicas) under
     // Not the 15 s lease expiring: force deletion removes the object at once, but the kubelet still stops
     // the containers with SIGTERM (its minimum grace, 2 s, before SIGKILL), and the manager releases.
     figure('failover after the leader pod was force-deleted (ms)', { failoverMs, landedBefore });
+  });
+
+  it("the leader's manager is killed with SIGKILL inside its pod mid-burst: its Lease expires, exactly once", async () => {
+    const lease = JSON.parse(await kubectl(['get', 'lease', 'git-change-operator', '-n', ns, '-o', 'json'])).spec;
+    let restartsBefore = 0;
+    const { failoverMs, landedBefore } = await faultMidBurst(
+      'sigkill',
+      async (leader) => {
+        const manager = leader.status.containerStatuses.find((c: any) => c.name === 'manager');
+        restartsBefore = manager.restartCount;
+        // As the kernel's OOM killer would: no SIGTERM, no release; only the Lease's expiry frees it.
+        await signalContainer(target.cluster.layout.cgroup, manager.containerID, 'SIGKILL');
+      },
+      { podReplaced: false },
+    );
+    const leader = (await operatorPods()).find((p) =>
+      p.status.containerStatuses.some((c: any) => c.name === 'manager' && c.restartCount > restartsBefore),
+    );
+    assert.ok(leader, 'the kubelet restarted the killed manager in its pod');
+    // Nobody may take a Lease that was not released before it expired (observed time, as client-go).
+    assert.ok(
+      failoverMs >= (lease.leaseDurationSeconds - 2) * 1000,
+      `taken over after ${failoverMs} ms, before the ${lease.leaseDurationSeconds} s lease could expire`,
+    );
+    figure('failover after SIGKILL of the leader manager (ms)', {
+      failoverMs,
+      leaseDurationMs: lease.leaseDurationSeconds * 1000,
+      landedBefore,
+    });
   });
 
   it('the leader pod is deleted (SIGTERM) mid-burst: it ends within its grace period, nothing lost', async () => {

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { operatorNamespace as ns } from '../src/target.ts';
-import { podMemory } from './pod-memory.ts';
+import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
 
 const pod = 'git-change-operator-0';
