@@ -1,6 +1,6 @@
 /** Command-line flags of the sidecar (each also settable as an environment variable GCO_SIDECAR_<FLAG>; flags.ts). */
-import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from './flags.ts';
-import type { Level } from './logger.ts';
+import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/common/flags';
+import type { Level } from '@gco/common/logger';
 
 export interface SidecarConfig {
   socketPath: string;

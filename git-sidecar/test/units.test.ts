@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { branchNameProblem } from '@gco/common/validation';
+import { Failure_Reason as Reason } from '@gco/sidecar-api';
 import { gitInvalidBranchNames, run, shadowingBranchNames, validBranchNames } from '@gco/testenv';
-import { Failure_Reason as Reason } from '../src/client.ts';
 import { parseBytes, parseConfig, parseDuration } from '../src/config.ts';
 import { redact } from '../src/credentials/credentials.ts';
 import { SidecarError } from '../src/errors.ts';
-import { branchNameProblem, validateBranch, validatePath } from '../src/jobs/validation.ts';
+import { validateBranch, validatePath } from '../src/jobs/validation.ts';
 import { parseRemoteUrl } from '../src/store/remote-url.ts';
 
 describe('git sidecar: units', () => {

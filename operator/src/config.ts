@@ -1,6 +1,6 @@
 /** Command-line flags of the operator (each also settable as GCO_<FLAG> in the environment; flags.ts). */
-import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/git-sidecar/flags';
-import type { Level } from './logger.ts';
+import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/common/flags';
+import type { Level } from '@gco/common/logger';
 import { validateTimings } from './runtime/leader-election.ts';
 
 export interface OperatorConfig {

@@ -3,7 +3,7 @@
  * reason and message within a few minutes are folded into one Event with a count.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import type { KubeClient } from './kube-client.ts';
 import type { KubeObject } from './resources.ts';
 

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import { isConflict, isNotFound, type KubeClient } from './kube-client.ts';
 
 export interface LeaderElectionOptions {

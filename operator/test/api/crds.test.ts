@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { branchNameProblem } from '@gco/git-sidecar/validation';
+import { branchNameProblem } from '@gco/common/validation';
 import {
   type ControlPlane,
   gitInvalidBranchNames,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { silentLogger } from '@gco/common/logger';
 import { type ControlPlane, sharedControlPlane } from '@gco/testenv';
 import { parseConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import { isConflict, KubeClient } from '../../src/runtime/kube-client.ts';
 import { LeaderElector, type LeaseSpec, type LostReason, validateTimings } from '../../src/runtime/leader-election.ts';

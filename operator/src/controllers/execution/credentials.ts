@@ -3,7 +3,7 @@
  * go from the Secret straight into the request to the sidecar; they are never logged or put in status.
  */
 import { create } from '@bufbuild/protobuf';
-import { type Credentials, CredentialsSchema } from '@gco/git-sidecar/client';
+import { type Credentials, CredentialsSchema } from '@gco/sidecar-api';
 import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import { permanent, transient } from './failure.ts';
 

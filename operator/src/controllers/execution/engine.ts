@@ -5,10 +5,10 @@
  * what status, conditions and Events say. What an execution publishes is the kind's own `publish`.
  */
 import { randomBytes } from 'node:crypto';
-import { inSpan } from '@gco/git-sidecar/telemetry';
+import type { Logger } from '@gco/common/logger';
+import { inSpan } from '@gco/common/telemetry';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { annotations } from '../../api/v1/types.ts';
-import type { Logger } from '../../logger.ts';
 import type { SkippedReference } from '../../render/render.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Action, done, type ReconcileContext, requeueAfter } from '../../runtime/controller.ts';

@@ -4,10 +4,10 @@
  */
 
 import { create } from '@bufbuild/protobuf';
-import type { Credentials, FileOperation as SidecarOperation } from '@gco/git-sidecar/client';
-import { FileMode, FileOperationSchema } from '@gco/git-sidecar/client';
-import { inSpan } from '@gco/git-sidecar/telemetry';
-import { branchNameProblem } from '@gco/git-sidecar/validation';
+import { inSpan } from '@gco/common/telemetry';
+import { branchNameProblem } from '@gco/common/validation';
+import type { Credentials, FileOperation as SidecarOperation } from '@gco/sidecar-api';
+import { FileMode, FileOperationSchema } from '@gco/sidecar-api';
 import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
 import { render, type SkippedReference, template } from '../../render/render.ts';
 import { RenderError } from '../../render/strategies.ts';

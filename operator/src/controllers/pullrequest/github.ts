@@ -4,7 +4,7 @@
  * repository's host: github.com -> https://api.github.com/graphql, any other host ->
  * <scheme>://<host>/api/graphql (GitHub Enterprise Server), unless --github-api-url overrides it.
  */
-import { inSpan } from '@gco/git-sidecar/telemetry';
+import { inSpan } from '@gco/common/telemetry';
 import { GraphqlResponseError, graphql } from '@octokit/graphql';
 import { type ExecutionFailure, permanent, transient } from '../execution/failure.ts';
 

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfig as parseSidecarConfig } from '@gco/git-sidecar/config';
+import { parseConfig as parseOperatorConfig } from '@gco/operator/config';
 import { ControlPlane, helmBinary, type RunResult, repoRoot, run, sharedControlPlane, tempDir } from '@gco/testenv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { parseConfig as parseSidecarConfig } from '../../../git-sidecar/src/config.ts';
-import { parseConfig as parseOperatorConfig } from '../../src/config.ts';
 
 const chart = join(repoRoot, 'charts/git-change-operator');
 const release = 'git-change-operator';

@@ -1,0 +1,4 @@
+/** The validation both processes apply, and the CRD's CEL rules are generated from. */
+export { branchNameMaxLength, branchNameProblem, branchNameRules } from './branch-names.ts';
+export { filePathRules, pathMaxBytes, pathProblem, pathRules } from './paths.ts';
+export { problemOf, type Refusal, refusal } from './refusal.ts';
