@@ -1,10 +1,10 @@
 /**
  * The sidecar trusts no caller: every path, size and name of a job is checked again here, before any git
- * command runs, so a bad job fails whole and writes nothing. The rules for paths and branch names are the
- * ones the operator and the CRD apply (@gco/common/validation).
+ * command runs, so a bad job fails whole and writes nothing. The rules for paths, branch names and authors
+ * are the ones the operator and the CRD apply (@gco/common/validation).
  */
 
-import { branchNameProblem, pathMaxBytes, pathProblem } from '@gco/common/validation';
+import { authorProblem, branchNameProblem, pathMaxBytes, pathProblem } from '@gco/common/validation';
 import { type CommitRequest, FileMode } from '@gco/sidecar-api';
 import { Reason, SidecarError } from '../errors.ts';
 
@@ -42,10 +42,8 @@ export function validateCommitRequest(req: CommitRequest, limits: Limits): void 
   validateBranch(req.branch, 'branch');
   validateBranch(req.baseBranch, 'base_branch');
   if (req.rebuildFromBase && req.branch === '') throw invalidArgument('rebuild_from_base needs an explicit branch');
-  if (!req.author?.name.trim() || !req.author.email.trim()) throw invalidArgument('author name and email are required');
-  if (/[<>\n\0]/.test(req.author.name + req.author.email)) {
-    throw invalidArgument("author name and email must not contain '<', '>', newlines or NUL");
-  }
+  const authorFault = authorProblem(req.author ?? { name: '', email: '' });
+  if (authorFault) throw invalidArgument(authorFault);
   if (!req.message.trim()) throw invalidArgument('message is required');
   if (req.message.includes('\0')) throw invalidArgument('message must not contain NUL');
   if (!/^[A-Za-z0-9._:-]{1,128}$/.test(req.executionId)) {

@@ -53,3 +53,11 @@ export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { removeTempDirs, tempDir } from './temp.ts';
+export {
+  invalidAuthors,
+  invalidPaths,
+  invalidRepositoryUrls,
+  validAuthors,
+  validPaths,
+  validRepositoryUrls,
+} from './validation-cases.ts';

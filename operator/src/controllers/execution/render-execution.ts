@@ -5,7 +5,7 @@
 
 import { create } from '@bufbuild/protobuf';
 import { inSpan } from '@gco/common/telemetry';
-import { branchNameProblem } from '@gco/common/validation';
+import { type Author, branchNameProblem, parseAuthor } from '@gco/common/validation';
 import type { Credentials, FileOperation as SidecarOperation } from '@gco/sidecar-api';
 import { FileMode, FileOperationSchema } from '@gco/sidecar-api';
 import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
@@ -49,11 +49,11 @@ export interface RenderedExecution {
 /** Reasons a RenderError carries, as permanent or transient failures. */
 const transientRenderReasons = new Set(['FieldNotFound']);
 
-export function parseAuthor(text: string | undefined, fallback: { name: string; email: string }) {
+function authorOf(text: string | undefined, fallback: Author): Author {
   if (!text) return fallback;
-  const m = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(text.trim());
-  if (!m) throw permanent('InvalidSpec', `spec.commit.author: '${text}' is not 'Name <email>'`);
-  return { name: m[1] as string, email: m[2] as string };
+  const author = parseAuthor(text);
+  if (!author) throw permanent('InvalidSpec', `spec.commit.author: '${text}' is not 'Name <email>'`);
+  return author;
 }
 
 /**
@@ -140,7 +140,7 @@ export async function renderExecution(
           yamlDocument: op.yamlDocument,
         }),
       ),
-      author: parseAuthor(spec.commit?.author, settings.defaultAuthor),
+      author: authorOf(spec.commit?.author, settings.defaultAuthor),
       message:
         spec.commit?.message === undefined ? undefined : template(spec.commit.message, instant, 'spec.commit.message'),
       skipped,
