@@ -21,6 +21,14 @@ describe('repository checks', () => {
     assert.equal(result.code, 0, `tsc found errors:\n${result.stdout}${result.stderr}`);
   });
 
+  it('type-checks each package on its own, with its own tsconfig.json', async function () {
+    this.timeout(300_000);
+    for (const { dir } of workspacePackages) {
+      const result = await run(bin('tsc'), ['-p', join(dir, 'tsconfig.json')], { cwd: repoRoot, timeoutMs: 120_000 });
+      assert.equal(result.code, 0, `tsc -p ${dir} found errors:\n${result.stdout}${result.stderr}`);
+    }
+  });
+
   it('passes lint and format checks (fix with `npm run format`)', async function () {
     this.timeout(60_000);
     const result = await run(bin('biome'), ['check', '--error-on-warnings', '.'], { cwd: repoRoot });
