@@ -49,6 +49,6 @@ export { type ManagedProcess, type RunResult, run, runOk, startProcess } from '.
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { sharedCluster, sharedControlPlane, stopSharedCluster, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
-export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
+export { generateSshKey, SshGitServer, type SshGitServerOptions, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { tempDir } from './temp.ts';
