@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane, helmBinary, type RunResult, repoRoot, run, sharedControlPlane, tempDir } from '@gco/testenv';
+import {
+  aggregateClusterRoles,
+  ControlPlane,
+  helmBinary,
+  type RunResult,
+  repoRoot,
+  run,
+  sharedControlPlane,
+  tempDir,
+} from '@gco/testenv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseConfig as parseSidecarConfig } from '../../../git-sidecar/src/config.ts';
 import { parseConfig as parseOperatorConfig } from '../../src/config.ts';
@@ -357,6 +366,9 @@ describe('Helm chart (charts/git-change-operator)', function () {
         [[release, 'deployed']],
       );
 
+      // What a cluster's clusterrole-aggregation-controller does next: it writes the aggregated rules
+      // into the reader role, and so owns them. An upgrade must not fight it for them.
+      await aggregateClusterRoles(fresh);
       const upgraded = await helm(
         ['upgrade', release, chart, '--namespace', namespace, '--reuse-values', '--set', 'replicas=2'],
         { kubeconfig },
