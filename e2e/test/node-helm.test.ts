@@ -8,7 +8,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { chart, type HelmNodeTarget, release, startHelmNodeTarget, valuesFile } from '../src/helm-node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { operatorNamespace as ns } from '../src/target.ts';
-import { podMemory } from './pod-memory.ts';
+import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
 
 const pod = 'git-change-operator-0';
