@@ -9,6 +9,8 @@
 #   GCO_HELM_VERSION  (default v4.3.2)
 #   GCO_CACHE_DIR     (default ${XDG_CACHE_HOME:-$HOME/.cache}/gco)
 set -euo pipefail
+# shellcheck source=lib/cache.sh
+. "$(dirname "$0")/lib/cache.sh"
 
 HELM_VERSION="${GCO_HELM_VERSION:-v4.3.2}"
 CACHE_DIR="${GCO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gco}"
@@ -32,21 +34,19 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-mkdir -p "$TOOLS_DIR"
 # Two runs at once (a test run and the demo) wait for each other here instead of building twice, and
 # each builds into a directory of its own, renamed into place: no run ever sees a half-written binary.
-exec 9>"$out.lock"
-flock 9
-if [ ! -x "$out" ]; then
-  gobin="$(mktemp -d "$TOOLS_DIR/.helm-$HELM_VERSION.XXXXXX")"
-  trap 'rm -rf "$gobin"' EXIT
+build() {
+  local gobin
+  gobin="$(dirname "$1")/gobin"
   log "building helm $HELM_VERSION from Go modules (first time only, a few minutes)..."
   # `go install module@version` builds with the module's own go.mod, as Helm's release builds do; the
   # -X sets what `helm version` and .Capabilities.HelmVersion report, as Helm's Makefile does.
   GOBIN="$gobin" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" \
     go install -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >&2
-  mv "$gobin/helm" "$out"
-  log "helm ready: $out"
-fi
+  mv "$gobin/helm" "$1"
+}
+cached_build "$out" build
+log "helm ready: $out"
 echo "$out"

@@ -1,10 +1,11 @@
 // The scenarios with the cluster target on the harness's real node: the images built from their
 // Dockerfiles, manifests/overlays/e2e applied as users apply it, the operator a StatefulSet pod that
-// authenticates with its projected ServiceAccount token. Then what only a pod has: its clone volume.
+// authenticates with its projected ServiceAccount token. Then what only a pod has: its clone volume, and
+// ssh run as the image's uid 65532 against a real sshd on this machine.
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { waitFor } from '@gco/testenv';
+import { createBareRepository, generateSshKey, runOk, SshGitServer, tempDir, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
@@ -173,6 +174,166 @@ describe("e2e on a real node: the users' scenarios against manifests/overlays/e2
     assert.deepEqual(await clones(), before);
     const sidecarLog = await kubectl(['logs', pod, '-n', ns, '-c', 'git-sidecar']);
     assert.doesNotMatch(sidecarLog, /removing a broken clone/);
+  });
+
+  // The sidecar's ssh runs as uid 65532 in the pod: without the image's passwd entry it would not even
+  // start. The server is Debian's sshd on this machine, where pods reach it: the node's host address.
+  describe("over SSH: the pod pushes to a real sshd on the node's host address, host keys verified", () => {
+    let root: string;
+    let ssh: SshGitServer;
+    before(async () => {
+      root = await tempDir('gco-e2e-ssh-');
+      ssh = await new SshGitServer(join(root, 'repos'), { address: target.cluster.hostAddress }).start();
+    });
+    after(() => ssh?.stop());
+
+    /** The kubernetes.io/ssh-auth layout with the known_hosts api.md requires. */
+    const sshSecret = (name: string, knownHosts: string) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/ssh-auth',
+      metadata: { name, namespace: ns },
+      stringData: { 'ssh-privatekey': ssh.clientKey.privateKey, known_hosts: `${knownHosts}\n` },
+    });
+    const sshCommit = (name: string, repository: string, secretName: string) => ({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'GitCommit',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url: ssh.url(repository) },
+        auth: { secretName },
+        commit: { author: 'E2E SSH <ssh@gco.local>', message: `${name} over ssh` },
+        files: [{ path: 'ssh/hello.txt', content: `${name} from a pod\n` }],
+      },
+    });
+    /** The bare repository as sshd serves it, read on the server's disk. */
+    const serverGit = (repository: string, args: string[]) =>
+      runOk('git', ['--git-dir', join(root, 'repos', repository), ...args]).then((out) => out.trim());
+    const getCommit = async (name: string) =>
+      JSON.parse(await kubectl(['get', 'gitcommit', name, '-n', ns, '-o', 'json']));
+
+    /** No line of the private key in either container's log, the GitCommit or its Events. */
+    async function assertKeyNowhere(name: string): Promise<void> {
+      const key = ssh.clientKey.privateKey;
+      const body = key
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'))
+        .join('');
+      // Past the first 120 characters, which every unencrypted ed25519 key shares ("openssh-key-v1",
+      // no cipher, the key type); and as the Secret's data holds it, in base64.
+      const fragments = [Buffer.from(key).toString('base64').slice(240, 300)];
+      for (let i = 120; i + 40 <= body.length; i += 40) fragments.push(body.slice(i, i + 40));
+      assert.ok(fragments.length >= 4, 'fragments of the key to look for');
+      const texts: Record<string, string> = {
+        'git-sidecar log': await kubectl(['logs', pod, '-n', ns, '-c', 'git-sidecar']),
+        'manager log': await kubectl(['logs', pod, '-n', ns, '-c', 'manager']),
+        [`GitCommit ${name}`]: JSON.stringify(await getCommit(name)),
+        [`events of ${name}`]: await kubectl([
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          `involvedObject.name=${name}`,
+          '-o',
+          'json',
+        ]),
+      };
+      for (const [where, text] of Object.entries(texts)) {
+        for (const f of fragments) assert.ok(!text.includes(f), `the private key appears in the ${where}`);
+      }
+    }
+
+    it('commits through the shipped images: the commit lands in the bare repository with author and trailers', async () => {
+      const repository = 'e2e/ssh.git';
+      await createBareRepository(join(root, 'repos', repository), { files: 1 });
+      await kubectl(
+        ['apply', '-f', '-'],
+        [sshSecret('ssh-credentials', ssh.knownHosts), sshCommit('ssh-commit', repository, 'ssh-credentials')]
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      const r = await target.kubectl([
+        'wait',
+        '--for=condition=Ready',
+        'gitcommit/ssh-commit',
+        '-n',
+        ns,
+        '--timeout=120s',
+      ]);
+      assert.equal(
+        r.code,
+        0,
+        `${r.stderr}\nstatus: ${JSON.stringify((await getCommit('ssh-commit')).status)}\n${await target.diagnostics()}`,
+      );
+      const status = (await getCommit('ssh-commit')).status;
+      assert.equal(status.phase, 'Committed');
+      assert.equal(await serverGit(repository, ['rev-parse', 'refs/heads/main']), status.commitSHA);
+      assert.equal(await serverGit(repository, ['show', 'main:ssh/hello.txt']), 'ssh-commit from a pod');
+      assert.equal(
+        await serverGit(repository, ['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'main']),
+        'E2E SSH <ssh@gco.local>|E2E SSH <ssh@gco.local>|ssh-commit over ssh',
+      );
+      const trailers = await serverGit(repository, ['log', '-1', '--format=%(trailers:only,unfold)', 'main']);
+      assert.match(trailers, new RegExp(`^Gco-Source: GitCommit/${ns}/ssh-commit$`, 'm'));
+      assert.match(trailers, new RegExp(`^Gco-Execution: ${status.executionHistory[0].id}$`, 'm'));
+      assert.equal(await serverGit(repository, ['rev-list', '--count', 'main']), '2', 'one commit on the first');
+      await assertKeyNowhere('ssh-commit');
+    });
+
+    it("a known_hosts that does not match the server's host key stalls the GitCommit with HostKeyRejected, nothing pushed", async () => {
+      const repository = 'e2e/impostor.git';
+      await createBareRepository(join(root, 'repos', repository), { files: 1 });
+      const before = await serverGit(repository, ['for-each-ref']);
+      // The right name and port, another host's key: what a user sees when something answers in the server's place.
+      const other = await generateSshKey(root, 'other-host');
+      await kubectl(
+        ['apply', '-f', '-'],
+        [
+          sshSecret('ssh-other-host', ssh.knownHostsWithKey(other.publicKey)),
+          sshCommit('ssh-other-host', repository, 'ssh-other-host'),
+        ]
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      const r = await target.kubectl([
+        'wait',
+        '--for=condition=Stalled',
+        'gitcommit/ssh-other-host',
+        '-n',
+        ns,
+        '--timeout=120s',
+      ]);
+      const obj = await getCommit('ssh-other-host');
+      assert.equal(r.code, 0, `${r.stderr}\nstatus: ${JSON.stringify(obj.status)}\n${await target.diagnostics()}`);
+      const ready = obj.status.conditions.find((c: any) => c.type === 'Ready');
+      assert.equal(ready.status, 'False');
+      assert.equal(ready.reason, 'HostKeyRejected');
+      assert.equal(obj.status.phase, 'Failed');
+      // ssh's own words, naming the server: git's last line alone ("Could not read from remote
+      // repository") would not tell the user that the host key is the problem.
+      assert.match(obj.status.message, /Host key verification failed/);
+      assert.ok(obj.status.message.includes(`[${ssh.address}]:${ssh.port}`), obj.status.message);
+      assert.equal(obj.status.retryCount ?? 0, 0, 'permanent: no retry loop');
+      const events = JSON.parse(
+        await kubectl([
+          'get',
+          'events',
+          '-n',
+          ns,
+          '--field-selector',
+          'involvedObject.name=ssh-other-host',
+          '-o',
+          'json',
+        ]),
+      ).items;
+      assert.ok(
+        events.some((e: any) => e.type === 'Warning' && e.reason === 'HostKeyRejected'),
+        JSON.stringify(events.map((e: any) => [e.type, e.reason, e.message])),
+      );
+      assert.equal(await serverGit(repository, ['for-each-ref']), before, 'nothing pushed');
+      await assertKeyNowhere('ssh-other-host');
+    });
   });
 });
 

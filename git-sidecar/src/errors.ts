@@ -55,7 +55,10 @@ export function classifyRemoteFailure(error: unknown, what: string): SidecarErro
   return new SidecarError(Reason.UNAVAILABLE, `${what}: ${detail}`, { cause: error });
 }
 
-/** The informative lines of git's stderr (fatal/error/remote lines), at most a few. */
+/**
+ * The informative lines of git's stderr (fatal/error/remote lines, and ssh's own on a refused host key:
+ * git's "Could not read from remote repository" says nothing of why), at most a few.
+ */
 export function gitMessage(stderr: string): string {
   const lines = stderr
     .split('\n')
@@ -63,6 +66,6 @@ export function gitMessage(stderr: string): string {
     .filter(
       (l) => l && !l.startsWith('hint:') && !/^(Cloning|remote: (Counting|Compressing|Enumerating|Total))/.test(l),
     );
-  const important = lines.filter((l) => /^(fatal|error|remote|!|ERROR)/i.test(l));
+  const important = lines.filter((l) => /^(fatal|error|remote|!|ERROR|Host key |No \S+ host key )/i.test(l));
   return (important.length > 0 ? important : lines).slice(-4).join('; ') || 'no message from git';
 }

@@ -197,10 +197,20 @@ down() {
     mounts_under "$dir" | while IFS= read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
   done
 
+  # Deleting the namespace takes the veth pair with it, but asynchronously: a link that is still listed
+  # can be gone by the time it is deleted ("Cannot find device"), or still be there when the next run
+  # adds it again ("File exists"). Deleting the host end first removes both ends at once; the wait
+  # covers a namespace deletion already under way (a run killed during `down`).
+  local i
+  ip link del "$HOST_IF" 2>/dev/null || true
   [ -e "/run/netns/$NETNS" ] && ip netns del "$NETNS"
-  ip link show "$HOST_IF" >/dev/null 2>&1 && ip link del "$HOST_IF"
+  for i in $(seq 50); do
+    ip link show "$HOST_IF" >/dev/null 2>&1 || break
+    sleep 0.1
+  done
+  ip link show "$HOST_IF" >/dev/null 2>&1 && die "cannot remove $HOST_IF"
 
-  local root i
+  local root
   for root in $(cgroup_roots); do
     [ -d "$root/$CGROUP" ] || continue
     # A killed process leaves its cgroup a moment after it is reaped.

@@ -50,7 +50,7 @@ export { createBareRepository, defaultBranch, generatedFilePath, type Repository
 export { commitCount, executionsOn, fileAt, headOf } from './repository-contents.ts';
 export { sharedCluster, sharedControlPlane, stopSharedCluster, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
-export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
+export { generateSshKey, SshGitServer, type SshGitServerOptions, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { removeTempDirs, tempDir } from './temp.ts';
 export {

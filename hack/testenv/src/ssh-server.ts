@@ -1,7 +1,8 @@
 /**
- * A real SSH git server for tests: Debian's OpenSSH sshd on a loopback port with its own host key and an
- * authorized client key. Like hosting services, it serves only git commands, and maps
- * `ssh://<user>@127.0.0.1:<port>/<name>` to `<root>/<name>`.
+ * A real SSH git server for tests: Debian's OpenSSH sshd with its own host key and an authorized client
+ * key, on a loopback port unless told another address (the test node's pods reach this machine only at
+ * `Cluster.hostAddress`). Like hosting services, it serves only git commands, and maps
+ * `ssh://<user>@<address>:<port>/<name>` to `<root>/<name>`.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,8 +30,15 @@ export async function generateSshKey(dir: string, name: string): Promise<SshKeyP
   };
 }
 
+export interface SshGitServerOptions {
+  /** The IPv4 address sshd listens on, in the URL and the known_hosts line. Default: 127.0.0.1. */
+  address?: string;
+}
+
 export class SshGitServer {
   readonly root: string;
+  readonly address: string;
+  /** The login user is this process's own: sshd only logs in users the machine has. */
   readonly user = userInfo().username;
   port = 0;
   /** The key clients use to log in. */
@@ -41,12 +49,18 @@ export class SshGitServer {
   private process: ManagedProcess | undefined;
   private forgetDir: () => void = () => {};
 
-  constructor(root: string) {
+  constructor(root: string, options: SshGitServerOptions = {}) {
     this.root = root;
+    this.address = options.address ?? '127.0.0.1';
   }
 
   url(name: string): string {
-    return `ssh://${this.user}@127.0.0.1:${this.port}/${name}`;
+    return `ssh://${this.user}@${this.address}:${this.port}/${name}`;
+  }
+
+  /** A `known_hosts` line naming this server with `publicKey`: its own host key, or an impostor's. */
+  knownHostsWithKey(publicKey: string): string {
+    return `[${this.address}]:${this.port} ${publicKey.split(' ').slice(0, 2).join(' ')}`;
   }
 
   async start(): Promise<this> {
@@ -58,17 +72,17 @@ export class SshGitServer {
     this.dir = await mkdtemp(join(tmpdir(), 'gco-sshd-'));
     await chmod(this.dir, 0o700);
     this.forgetDir = removeOnExit(this.dir);
-    this.port = await freePort();
+    this.port = await freePort(this.address);
     const hostKey = await generateSshKey(this.dir, 'host_ed25519');
     this.clientKey = await generateSshKey(this.dir, 'client_ed25519');
-    this.knownHosts = `[127.0.0.1]:${this.port} ${hostKey.publicKey.split(' ').slice(0, 2).join(' ')}`;
+    this.knownHosts = this.knownHostsWithKey(hostKey.publicKey);
     await writeFile(join(this.dir, 'authorized_keys'), `restrict ${this.clientKey.publicKey}\n`, { mode: 0o600 });
     const config = join(this.dir, 'sshd_config');
     await writeFile(
       config,
       [
         `Port ${this.port}`,
-        'ListenAddress 127.0.0.1',
+        `ListenAddress ${this.address}`,
         `HostKey ${hostKey.privateKeyPath}`,
         `PidFile ${join(this.dir, 'sshd.pid')}`,
         `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,

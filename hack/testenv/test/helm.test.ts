@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { authorPattern } from '@gco/common/validation';
 import { parseConfig as parseSidecarConfig } from '@gco/git-sidecar/config';
 import { parseConfig as parseOperatorConfig } from '@gco/operator/config';
-import { ControlPlane, helmBinary, type RunResult, repoRoot, run, sharedControlPlane, tempDir } from '@gco/testenv';
+import {
+  aggregateClusterRoles,
+  ControlPlane,
+  helmBinary,
+  type RunResult,
+  repoRoot,
+  run,
+  sharedControlPlane,
+  tempDir,
+} from '@gco/testenv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 
 const chart = join(repoRoot, 'charts/git-change-operator');
@@ -20,6 +29,8 @@ const helmLabels = [
   'app.kubernetes.io/instance',
   'app.kubernetes.io/version',
 ];
+/** Helm's instructions on an object's own metadata: the Namespace is kept on uninstall. */
+const helmAnnotations = ['helm.sh/resource-policy'];
 
 type Obj = Record<string, any>;
 
@@ -30,12 +41,16 @@ const docsOf = (yaml: string): Obj[] =>
 
 const keyOf = (o: Obj) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
 
-function withoutHelmLabels(o: Obj): Obj {
+function withoutHelmMetadata(o: Obj): Obj {
   const copy = structuredClone(o);
-  const labels = copy.metadata.labels as Record<string, string> | undefined;
-  if (labels) {
-    for (const key of helmLabels) delete labels[key];
-    if (Object.keys(labels).length === 0) delete copy.metadata.labels;
+  for (const [field, keys] of [
+    ['labels', helmLabels],
+    ['annotations', helmAnnotations],
+  ] as const) {
+    const map = copy.metadata[field] as Record<string, string> | undefined;
+    if (!map) continue;
+    for (const key of keys) delete map[key];
+    if (Object.keys(map).length === 0) delete copy.metadata[field];
   }
   return copy;
 }
@@ -92,7 +107,7 @@ describe('Helm chart (charts/git-change-operator)', function () {
     assert.equal(chartYaml.appVersion, operator.version);
   });
 
-  // The drift check: the same objects, field for field, but for Helm's own labels.
+  // The drift check: the same objects, field for field, but for Helm's own labels and annotations.
   const cases: Array<{ overlay: string; values: string[]; without?: string }> = [
     { overlay: 'default', values: [] },
     { overlay: 'overlays/production', values: ['replicas=2'] },
@@ -101,7 +116,7 @@ describe('Helm chart (charts/git-change-operator)', function () {
   ];
   for (const { overlay, values, without } of cases) {
     it(`renders the objects of manifests/${overlay} with ${values.length ? values.join(', ') : 'the default values'}`, async () => {
-      const fromHelm = new Map((await render(values)).map((o) => [keyOf(o), withoutHelmLabels(o)]));
+      const fromHelm = new Map((await render(values)).map((o) => [keyOf(o), withoutHelmMetadata(o)]));
       const excluded = new Set(without ? (await kustomize(without)).map(keyOf) : []);
       const fromKustomize = new Map(
         (await kustomize(overlay)).filter((o) => !excluded.has(keyOf(o))).map((o) => [keyOf(o), o]),
@@ -311,7 +326,7 @@ describe('Helm chart (charts/git-change-operator)', function () {
       return JSON.parse(out.stdout) as Obj;
     };
 
-    it('installs into its own namespace with the image tags from values, upgrades, and uninstalls', async () => {
+    it('installs into its own namespace with the image tags from values, upgrades, uninstalls keeping the namespace, and installs again', async () => {
       const kubeconfig = fresh.kubeconfigPath;
       // The documented command (README.md): the release record lives in the namespace the chart owns.
       const installed = await helm(
@@ -358,6 +373,9 @@ describe('Helm chart (charts/git-change-operator)', function () {
         [[release, 'deployed']],
       );
 
+      // What a cluster's clusterrole-aggregation-controller does next: it writes the aggregated rules
+      // into the reader role, and so owns them. An upgrade must not fight it for them.
+      await aggregateClusterRoles(fresh);
       const upgraded = await helm(
         ['upgrade', release, chart, '--namespace', namespace, '--reuse-values', '--set', 'replicas=2'],
         { kubeconfig },
@@ -371,10 +389,18 @@ describe('Helm chart (charts/git-change-operator)', function () {
       assert.equal(uninstalled.code, 0, uninstalled.stderr);
       for (const name of ['git-change-operator-manager', 'git-change-operator-reader'])
         assert.equal((await fresh.kubectl(['get', 'clusterrole', name])).code, 1, `${name} is deleted`);
-      // Helm never deletes CRDs (they would take every GitCommit with them); this API server has no
-      // namespace controller, so the namespace stays Terminating instead of going away.
+      // Helm never deletes CRDs (they would take every GitCommit with them), and the chart keeps its
+      // namespace for the same reason: the users' resources and Secrets in it stay.
       assert.ok((await get(['crd', 'gitcommits.gco.galos.one'])).metadata.name);
-      assert.ok((await get(['namespace', namespace])).metadata.deletionTimestamp, 'the namespace is being deleted');
+      const kept = await get(['namespace', namespace]);
+      assert.equal(kept.metadata.deletionTimestamp, undefined, 'the namespace is kept');
+      assert.equal(kept.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+      assert.equal((await fresh.kubectl(['get', 'statefulset', 'git-change-operator', '-n', namespace])).code, 1);
+
+      // A later install adopts the kept namespace (it still carries this release's ownership).
+      const again = await helm(['install', release, chart, '--namespace', namespace], { kubeconfig });
+      assert.equal(again.code, 0, again.stderr);
+      assert.ok((await get(['-n', namespace, 'statefulset', 'git-change-operator'])).metadata.name);
     });
   });
 });
