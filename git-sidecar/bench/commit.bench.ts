@@ -11,18 +11,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSidecarClient, type SidecarClient } from '@gco/sidecar-api';
 import {
   createBareRepository,
   GitHttpServer,
   generatedFilePath,
   OtlpReceiver,
+  removeTempDirs,
   runOk,
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { removeTempDirs } from '../../hack/testenv/src/temp.ts';
-import { createSidecarClient, type SidecarClient } from '../src/client.ts';
-import { commitRequest, tokenCredentials } from '../test/support.ts';
+import { commitRequest, tokenCredentials } from '@gco/testenv/sidecar';
 
 const quick = process.env.GCO_BENCH_QUICK === '1';
 const token = 'ghp_bench_token';

@@ -1,6 +1,6 @@
 /** Command-line flags of the sidecar (each also settable as an environment variable GCO_SIDECAR_<FLAG>; flags.ts). */
-import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from './flags.ts';
-import type { Level } from './logger.ts';
+import { type ListenAddress, parseDurationFlag, parseListenAddress, parseLogLevel, readFlags } from '@gco/common/flags';
+import type { Level } from '@gco/common/logger';
 
 export interface SidecarConfig {
   socketPath: string;
@@ -62,13 +62,6 @@ export function parseBytes(flag: string, text: string): number {
   return Math.floor(Number(m[1]) * (units[m[2] ?? ''] ?? 1));
 }
 
-export function parseDuration(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`--${flag}: ${JSON.stringify(text)} is not a duration (examples: 500ms, 30s, 5m, 1h)`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * factor);
-}
-
 function parseCount(flag: string, text: string, min = 1): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < min)
@@ -92,12 +85,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     maxFileBytes: parseBytes('max-file-size', get('max-file-size')),
     maxJobBytes: parseBytes('max-job-size', get('max-job-size')),
     maxOperations: parseCount('max-operations', get('max-operations')),
-    gitTimeoutMs: parseDuration('git-timeout', get('git-timeout')),
-    jobTimeoutMs: parseDuration('job-timeout', get('job-timeout')),
+    gitTimeoutMs: parseDurationFlag('git-timeout', get('git-timeout')),
+    jobTimeoutMs: parseDurationFlag('job-timeout', get('job-timeout')),
     maxPushAttempts: parseCount('max-push-attempts', get('max-push-attempts')),
     concurrency: parseCount('concurrency', get('concurrency')),
     maxBatch: parseCount('max-batch', get('max-batch')),
-    maintenanceIntervalMs: parseDuration('maintenance-interval', get('maintenance-interval')),
+    maintenanceIntervalMs: parseDurationFlag('maintenance-interval', get('maintenance-interval')),
     executionSearchDepth: parseCount('execution-search-depth', get('execution-search-depth')),
     logLevel: parseLogLevel(get('log-level')),
   };

@@ -3,7 +3,7 @@
  * (gco.sidecar.v1.Failure.Reason) and whether retrying can help; git's own words are kept in the message
  * (credentials are never part of them: they never reach a command line or a URL).
  */
-import { Failure_Reason as Reason } from './gen/gco/sidecar/v1/sidecar_pb.js';
+import { Failure_Reason as Reason } from '@gco/sidecar-api';
 import { GitCommandError } from './git/command.ts';
 
 export { Reason };

@@ -1,17 +1,18 @@
 /**
  * The git sidecar process. See git-sidecar/README.md for what it does and its flags.
  */
+import { createLogger } from '@gco/common/logger';
+import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
+import { serverTracingInterceptor } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
 import { redactActiveSecrets } from './credentials/credentials.ts';
 import { BatchExecutor } from './jobs/batch-executor.ts';
 import { SidecarMetrics } from './jobs/metrics.ts';
 import { Scheduler } from './jobs/scheduler.ts';
-import { createLogger } from './logger.ts';
 import { listen } from './server.ts';
 import { createService } from './service.ts';
 import { CloneStore } from './store/clone-store.ts';
 import { startMaintenance } from './store/maintenance.ts';
-import { createRegistry, serverTracingInterceptor, startMetricsServer, startTracing } from './telemetry/index.ts';
 
 let config: ReturnType<typeof parseConfig>;
 try {

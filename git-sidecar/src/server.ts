@@ -3,7 +3,7 @@ import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Http2Server } from 'node:http2';
 import type { Interceptor, ServiceImpl } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { GitSidecarService } from './gen/gco/sidecar/v1/sidecar_pb.js';
+import { GitSidecarService } from '@gco/sidecar-api';
 
 export interface Listener {
   close(): Promise<void>;

@@ -4,9 +4,8 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { context, trace } from '@opentelemetry/api';
-import { materializeCredentials, redactActiveSecrets } from './credentials/credentials.ts';
-import { Reason, SidecarError } from './errors.ts';
+import type { Logger } from '@gco/common/logger';
+import { tracer } from '@gco/common/telemetry';
 import {
   type CommitRequest,
   type CommitResponse,
@@ -14,15 +13,16 @@ import {
   type GitSidecarService,
   HealthResponseSchema,
   ResolveDefaultBranchResponseSchema,
-} from './gen/gco/sidecar/v1/sidecar_pb.js';
+} from '@gco/sidecar-api';
+import { context, trace } from '@opentelemetry/api';
+import { materializeCredentials, redactActiveSecrets } from './credentials/credentials.ts';
+import { Reason, SidecarError } from './errors.ts';
 import { remoteDefaultBranch } from './git/remote.ts';
 import type { SidecarMetrics } from './jobs/metrics.ts';
 import { batchKey, type Scheduler } from './jobs/scheduler.ts';
 import { type Limits, validateCommitRequest } from './jobs/validation.ts';
-import type { Logger } from './logger.ts';
 import type { CloneStore } from './store/clone-store.ts';
 import { parseRemoteUrl } from './store/remote-url.ts';
-import { tracer } from './telemetry/tracing.ts';
 
 export interface ServiceOptions {
   scheduler: Scheduler;

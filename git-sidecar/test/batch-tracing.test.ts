@@ -2,6 +2,7 @@
 // queue spans of the others name that trace, so each job's trace leads to where its seconds went.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createSidecarClient } from '@gco/sidecar-api';
 import {
   createBareRepository,
   GitHttpServer,
@@ -10,8 +11,7 @@ import {
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { createSidecarClient } from '../src/client.ts';
-import { commitRequest, tokenCredentials } from './support.ts';
+import { commitRequest, tokenCredentials } from '@gco/testenv/sidecar';
 
 const token = 'ghp_batch_tracing_token_0123456789';
 

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createSidecarClient, failureOf, Failure_Reason as Reason, type SidecarClient } from '@gco/sidecar-api';
 import {
+  commitCount,
   createBareRepository,
+  executionsOn,
+  fileAt,
   GitHttpServer,
   generatedFilePath,
+  headOf,
   runOk,
   type SidecarProcess,
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { createSidecarClient, failureOf, Failure_Reason as Reason, type SidecarClient } from '../src/client.ts';
-import {
-  basicCredentials,
-  commitCount,
-  commitRequest,
-  executionsOn,
-  expectFailure,
-  fileAt,
-  headOf,
-  tokenCredentials,
-} from './support.ts';
+import { basicCredentials, commitRequest, expectFailure, tokenCredentials } from '@gco/testenv/sidecar';
 
 const token = 'ghp_sidecar_test_token_0123456789';
 

@@ -3,16 +3,17 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { CredentialsSchema, createSidecarClient, Failure_Reason as Reason } from '@gco/sidecar-api';
 import {
   createBareRepository,
   createTestCertificates,
+  fileAt,
   GitHttpServer,
   type SidecarProcess,
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { CredentialsSchema, createSidecarClient, Failure_Reason as Reason } from '../src/client.ts';
-import { commitRequest, expectFailure, fileAt } from './support.ts';
+import { commitRequest, expectFailure } from '@gco/testenv/sidecar';
 
 const token = 'ghp_https_test_token_0123456789';
 

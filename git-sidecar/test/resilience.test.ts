@@ -3,8 +3,11 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type CommitResponse, createSidecarClient, failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
 import {
   createBareRepository,
+  executionsOn,
+  fileAt,
   GitHttpServer,
   runOk,
   type SidecarProcess,
@@ -12,16 +15,7 @@ import {
   startSidecar,
   tempDir,
 } from '@gco/testenv';
-import { type CommitResponse, createSidecarClient, failureOf, Failure_Reason as Reason } from '../src/client.ts';
-import {
-  basicCredentials,
-  commitRequest,
-  executionsOn,
-  expectFailure,
-  fileAt,
-  sshCredentials,
-  tokenCredentials,
-} from './support.ts';
+import { basicCredentials, commitRequest, expectFailure, sshCredentials, tokenCredentials } from '@gco/testenv/sidecar';
 
 const token = 'ghp_resilience_token_abcdef0123456789';
 

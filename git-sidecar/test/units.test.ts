@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { gitInvalidBranchNames, run, shadowingBranchNames, validBranchNames } from '@gco/testenv';
-import { Failure_Reason as Reason } from '../src/client.ts';
-import { parseBytes, parseConfig, parseDuration } from '../src/config.ts';
+import { branchNameProblem } from '@gco/common/validation';
+import { Failure_Reason as Reason } from '@gco/sidecar-api';
+import {
+  gitInvalidBranchNames,
+  invalidRepositoryUrls,
+  run,
+  shadowingBranchNames,
+  validBranchNames,
+  validRepositoryUrls,
+} from '@gco/testenv';
+import { parseBytes, parseConfig } from '../src/config.ts';
 import { redact } from '../src/credentials/credentials.ts';
 import { SidecarError } from '../src/errors.ts';
-import { branchNameProblem, validateBranch, validatePath } from '../src/jobs/validation.ts';
+import { validateBranch, validatePath } from '../src/jobs/validation.ts';
 import { parseRemoteUrl } from '../src/store/remote-url.ts';
 
 describe('git sidecar: units', () => {
@@ -44,6 +52,17 @@ describe('git sidecar: units', () => {
       );
     }
     assert.equal(parseRemoteUrl('file:///tmp/x.git', { allowFileUrls: true }).transport, 'file');
+  });
+
+  it('parses exactly the repository URLs the CRD admits', () => {
+    for (const url of validRepositoryUrls) parseRemoteUrl(url, { allowFileUrls: true });
+    for (const url of invalidRepositoryUrls) {
+      assert.throws(
+        () => parseRemoteUrl(url, { allowFileUrls: true }),
+        (e: unknown) => e instanceof SidecarError && e.reason === Reason.INVALID_ARGUMENT,
+        url,
+      );
+    }
   });
 
   it('validates paths like the API contract', () => {
@@ -96,8 +115,6 @@ describe('git sidecar: units', () => {
   it('parses sizes, durations and flags, naming the flag in errors', () => {
     assert.equal(parseBytes('x', '10Gi'), 10 * 1024 ** 3);
     assert.equal(parseBytes('x', '1500'), 1500);
-    assert.equal(parseDuration('x', '1.5s'), 1500);
-    assert.equal(parseDuration('x', '2m'), 120_000);
     assert.throws(() => parseBytes('disk-budget', 'lots'), /--disk-budget/);
     const config = parseConfig(['--socket=/tmp/s.sock', '--disk-budget=5Gi', '--git-timeout=30s'], {});
     assert.equal(config.diskBudgetBytes, 5 * 1024 ** 3);

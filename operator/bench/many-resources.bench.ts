@@ -36,6 +36,7 @@ import {
   createBareRepository,
   GitHttpServer,
   type OperatorProcess,
+  removeTempDirs,
   repoRoot,
   runOk,
   startOperator,
@@ -43,7 +44,6 @@ import {
   tempDir,
 } from '@gco/testenv';
 import { parse } from 'yaml';
-import { removeTempDirs } from '../../hack/testenv/src/temp.ts';
 import { processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
 import { Metrics } from './support/prometheus.ts';
 import { ReadyWatch } from './support/ready-watch.ts';

@@ -1,6 +1,7 @@
 /** Command-line flags of the operator (each also settable as GCO_<FLAG> in the environment; flags.ts). */
-import { type ListenAddress, parseListenAddress, parseLogLevel, readFlags } from '@gco/git-sidecar/flags';
-import type { Level } from './logger.ts';
+import { type ListenAddress, parseDurationFlag, parseListenAddress, parseLogLevel, readFlags } from '@gco/common/flags';
+import type { Level } from '@gco/common/logger';
+import { parseAuthor } from '@gco/common/validation';
 import { validateTimings } from './runtime/leader-election.ts';
 
 export interface OperatorConfig {
@@ -54,15 +55,6 @@ const flags = {
 /** The namespace the operator runs in (the Downward API sets POD_NAMESPACE), as the scenarios expect. */
 export const defaultOperatorNamespace = 'git-change-operator-system';
 
-/** A duration as `500ms`, `30s`, `10m` or `1h`; `0` alone means off. */
-function parseDuration(flag: string, text: string): number {
-  if (text.trim() === '0') return 0;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`--${flag}: ${JSON.stringify(text)} is not a duration (examples: 30s, 10m, 1h; 0: off)`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * factor);
-}
-
 const list = (text: string) =>
   text
     .split(',')
@@ -73,8 +65,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const flag = readFlags(flags, argv, env, 'GCO_');
   const get = flag.string;
   const operatorNamespace = env.POD_NAMESPACE || defaultOperatorNamespace;
-  const author = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(get('default-author'));
-  if (!author)
+  const defaultAuthor = parseAuthor(get('default-author'));
+  if (!defaultAuthor)
     throw new Error(`--default-author: expected 'Name <email>', got ${JSON.stringify(get('default-author'))}`);
   const concurrency = Number(get('concurrency'));
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency: a whole number >= 1');
@@ -104,11 +96,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     trustedNamespaces: trusted.length > 0 ? trusted : [operatorNamespace],
     allowSecretExport: flag.boolean('allow-secret-export'),
     allowFileUrls: flag.boolean('allow-file-urls'),
-    defaultAuthor: { name: author[1] as string, email: author[2] as string },
+    defaultAuthor,
     sidecarSocket: get('sidecar-socket'),
     concurrency,
     executionTimeoutMs: timeout * 1000,
-    resyncPeriodMs: parseDuration('resync-period', get('resync-period')),
+    resyncPeriodMs: parseDurationFlag('resync-period', get('resync-period'), { allowOff: true }),
     leaderElect: flag.boolean('leader-elect'),
     leaderElectionNamespace: get('leader-election-namespace') || operatorNamespace,
     leaderElectionId: get('leader-election-id'),

@@ -3,14 +3,14 @@
  * graceful shutdown. See operator/README.md.
  */
 
-import { createSidecarClient } from '@gco/git-sidecar/client';
-import { createRegistry, startMetricsServer, startTracing } from '@gco/git-sidecar/telemetry';
+import { createLogger } from '@gco/common/logger';
+import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
+import { createSidecarClient } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
 import { informersFor, secretType } from './controllers/execution/controller.ts';
 import { ExecutionMetrics } from './controllers/execution/metrics.ts';
 import { gitCommitController } from './controllers/gitcommit/controller.ts';
 import { pullRequestController } from './controllers/pullrequest/controller.ts';
-import { createLogger } from './logger.ts';
 import { redactCredentials } from './redaction.ts';
 import { type ClusterAuth, loadClusterAuth } from './runtime/cluster-auth.ts';
 import { EventRecorder } from './runtime/events.ts';

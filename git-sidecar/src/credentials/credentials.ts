@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Credentials } from '../gen/gco/sidecar/v1/sidecar_pb.js';
+import type { Credentials } from '@gco/sidecar-api';
 import type { RemoteUrl } from '../store/remote-url.ts';
 
 export interface GitCredentials {

@@ -7,22 +7,17 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import type { Logger } from '@gco/common/logger';
+import { inSpan, recordFailure, tracer } from '@gco/common/telemetry';
+import { type CommitResponse, CommitResponseSchema, FileMode, PhaseTimingsSchema } from '@gco/sidecar-api';
 import { type Attributes, type Span, trace } from '@opentelemetry/api';
 import { materializeCredentials, redactActiveSecrets } from '../credentials/credentials.ts';
 import { Reason, SidecarError } from '../errors.ts';
-import {
-  type CommitResponse,
-  CommitResponseSchema,
-  FileMode,
-  PhaseTimingsSchema,
-} from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import { GitCommandError } from '../git/command.ts';
 import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
 import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
 import { TreeEditor } from '../git/tree-editor.ts';
-import type { Logger } from '../logger.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
-import { inSpan, recordFailure, tracer } from '../telemetry/tracing.ts';
 import { ExecutionIndexes } from './execution-indexes.ts';
 import type { Job } from './job.ts';
 import type { SidecarMetrics } from './metrics.ts';

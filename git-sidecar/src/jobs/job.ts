@@ -1,6 +1,7 @@
 /** A commit job as the scheduler and the executor see it. */
+
+import type { CommitRequest, CommitResponse } from '@gco/sidecar-api';
 import type { Context, Span } from '@opentelemetry/api';
-import type { CommitRequest, CommitResponse } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { RemoteUrl } from '../store/remote-url.ts';
 
 export interface Job {

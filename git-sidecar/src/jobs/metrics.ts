@@ -3,11 +3,12 @@
  * the normalized URL of a repository with queued jobs: URLs never carry credentials here (they are
  * refused), and the series exist only while jobs wait, so their number is the repositories in use.
  */
+
+import { secondsBuckets } from '@gco/common/telemetry';
+import type { CommitResponse } from '@gco/sidecar-api';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Reason } from '../errors.ts';
-import type { CommitResponse } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { CloneStore } from '../store/clone-store.ts';
-import { secondsBuckets } from '../telemetry/metrics.ts';
 import type { Job } from './job.ts';
 import type { Scheduler } from './scheduler.ts';
 

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { toBinary } from '@bufbuild/protobuf';
+import { type CommitRequest, CredentialsSchema } from '@gco/sidecar-api';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { Reason, SidecarError } from '../errors.ts';
-import { type CommitRequest, CredentialsSchema } from '../gen/gco/sidecar/v1/sidecar_pb.js';
 import type { BatchExecutor } from './batch-executor.ts';
 import type { Job } from './job.ts';
 

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from '@gco/common/logger';
 import { git, gitOk } from '../git/command.ts';
-import type { Logger } from '../logger.ts';
 import type { RemoteUrl } from './remote-url.ts';
 
 export interface CloneStoreOptions {

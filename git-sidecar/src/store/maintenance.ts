@@ -5,9 +5,9 @@
  */
 
 import { join } from 'node:path';
+import type { Logger } from '@gco/common/logger';
 import { git } from '../git/command.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
-import type { Logger } from '../logger.ts';
 import type { CloneStore } from './clone-store.ts';
 
 export async function maintainClone(store: CloneStore, key: string, timeoutMs: number, logger: Logger): Promise<void> {

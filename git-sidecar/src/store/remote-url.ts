@@ -4,6 +4,7 @@
  * `ssh://git@host:22/org/repo`) shares one persistent clone and one queue.
  */
 import { createHash } from 'node:crypto';
+import { parseScpLikeUrl, repositoryUrlMaxLength } from '@gco/common/validation';
 import { Reason, SidecarError } from '../errors.ts';
 
 export interface RemoteUrl {
@@ -24,17 +25,19 @@ export function parseRemoteUrl(raw: string, opts: { allowFileUrls: boolean }): R
   const url = raw.trim();
   const invalid = (why: string) =>
     new SidecarError(Reason.INVALID_ARGUMENT, `repository URL ${JSON.stringify(url)}: ${why}`);
-  if (url === '' || url.length > 2048) throw invalid('must be 1 to 2048 characters');
+  if (url === '' || url.length > repositoryUrlMaxLength) {
+    throw invalid(`must be 1 to ${repositoryUrlMaxLength} characters`);
+  }
   if (/[\s\0]/.test(url)) throw invalid('must not contain spaces or control characters');
 
-  const scp = /^([A-Za-z0-9._~-]+)@([A-Za-z0-9.-]+):(?!\/\/)(.+)$/.exec(url);
+  const scp = parseScpLikeUrl(url);
   let scheme: string;
   let host: string;
   let port: string;
   let path: string;
   let user = '';
-  if (scp && !url.includes('://')) {
-    [, user = '', host = '', path = ''] = scp;
+  if (scp) {
+    ({ user, host, path } = scp);
     scheme = 'ssh';
     port = '';
   } else {

@@ -47,8 +47,17 @@ export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
+export { commitCount, executionsOn, fileAt, headOf } from './repository-contents.ts';
 export { sharedCluster, sharedControlPlane, stopSharedCluster, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshGitServerOptions, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
-export { tempDir } from './temp.ts';
+export { removeTempDirs, tempDir } from './temp.ts';
+export {
+  invalidAuthors,
+  invalidPaths,
+  invalidRepositoryUrls,
+  validAuthors,
+  validPaths,
+  validRepositoryUrls,
+} from './validation-cases.ts';

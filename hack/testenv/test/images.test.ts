@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSidecarClient } from '@gco/sidecar-api';
+import { fileAt } from '@gco/testenv';
+import { commitRequest, sshCredentials } from '@gco/testenv/sidecar';
 import { parse } from 'yaml';
-import { createSidecarClient } from '../../../git-sidecar/src/client.ts';
-import { commitRequest, fileAt, sshCredentials } from '../../../git-sidecar/test/support.ts';
 import { certificateNeedles, findInImage, type ImageArchive, readImageArchive } from '../src/image-archive.ts';
 import {
   type BuiltImages,

@@ -333,10 +333,12 @@ describe('Tiltfile (tilt up, executed without Tilt)', function () {
     const root = await tempDir('gco-tilt-');
     // The image's /app, with the repository's node_modules for the image's.
     const app = join(root, 'app');
-    await mkdir(join(app, 'git-sidecar'), { recursive: true });
     await cp(join(repoRoot, 'package.json'), join(app, 'package.json'));
-    await cp(join(repoRoot, 'git-sidecar/package.json'), join(app, 'git-sidecar/package.json'));
-    await cp(join(repoRoot, 'git-sidecar/src'), join(app, 'git-sidecar/src'), { recursive: true });
+    for (const pkg of ['git-sidecar', 'common', 'sidecar-api']) {
+      await mkdir(join(app, pkg), { recursive: true });
+      await cp(join(repoRoot, pkg, 'package.json'), join(app, pkg, 'package.json'));
+      await cp(join(repoRoot, pkg, 'src'), join(app, pkg, 'src'), { recursive: true });
+    }
     await symlink(join(repoRoot, 'node_modules'), join(app, 'node_modules'));
     // The pod's paths under the temporary directory, and its listening ports (metrics) on free ones.
     const args = (sidecar.args as string[]).map((a) =>

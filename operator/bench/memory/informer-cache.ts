@@ -9,8 +9,8 @@
  * the parsed objects differ between two measurements. Prints one JSON line.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { silentLogger } from '@gco/common/logger';
 import { gitCommitType } from '../../src/controllers/gitcommit/controller.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { loadClusterAuth } from '../../src/runtime/cluster-auth.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';

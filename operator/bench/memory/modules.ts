@@ -9,7 +9,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
@@ -40,7 +41,6 @@ const atStart = measure();
 const plainJs = child('console.log(JSON.stringify(measure()))');
 
 const src = join(import.meta.dirname, '../../src');
-const sidecarSrc = join(import.meta.dirname, '../../../git-sidecar/src');
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -48,9 +48,11 @@ function sources(dir: string): string[] {
 }
 // main.ts runs the operator when imported; generate.ts writes the CRDs.
 const own = sources(src).filter((f) => !['main.ts', 'api/generate.ts'].includes(relative(src, f)));
-// What the operator loads of the sidecar's package: its client, logger, flags, telemetry, validation.
-const shared = ['client.ts', 'logger.ts', 'flags.ts', 'errors.ts', 'jobs/validation.ts', 'telemetry', 'credentials']
-  .flatMap((p) => (p.endsWith('.ts') ? [join(sidecarSrc, p)] : sources(join(sidecarSrc, p))))
+// The packages the operator depends on, whole: logger, flags, telemetry, validation; the sidecar's client.
+// Found where Node resolves them, as the operator imports them.
+const packageSrc = (entry: string) => dirname(fileURLToPath(import.meta.resolve(entry)));
+const shared = [packageSrc('@gco/common/logger'), packageSrc('@gco/sidecar-api')]
+  .flatMap(sources)
   .filter((f) => !f.endsWith('.d.ts'));
 const stripping = child(`
   const { stripTypeScriptTypes } = require('node:module');
@@ -65,13 +67,13 @@ const steps: Array<[string, () => Promise<unknown>]> = [
   ['@opentelemetry/api', () => import('@opentelemetry/api')],
   [
     'prom-client, with the default process metrics',
-    async () => (await import('@gco/git-sidecar/telemetry')).createRegistry(),
+    async () => (await import('@gco/common/telemetry')).createRegistry(),
   ],
-  ['winston (the logger)', () => import('../../src/logger.ts')],
+  ['winston (the logger)', () => import('@gco/common/logger')],
   ['yaml', () => import('yaml')],
   ['typebox and the API types', () => import('../../src/api/v1/validation.ts')],
   ['croner', () => import('croner')],
-  ['the gRPC client: connect, protobuf, generated code', () => import('@gco/git-sidecar/client')],
+  ['the gRPC client: connect, protobuf, generated code', () => import('@gco/sidecar-api')],
   ['@octokit/graphql', () => import('@octokit/graphql')],
   [`the operator's own modules (${own.length} files)`, () => Promise.all(own.map((f) => import(f)))],
 ];

@@ -3,7 +3,7 @@
  * of file operations for the git sidecar. Pure: the I/O (reading objects) happens before, the commit
  * after. Files come first, then references, in spec order; every path is checked again after templating.
  */
-import { validatePath } from '@gco/git-sidecar/validation';
+import { pathProblem } from '@gco/common/validation';
 import type { FileEntry, ResourceReference, WriteMode } from '../api/v1/types.ts';
 import type { KubeObject } from '../runtime/resources.ts';
 import { dump, fields, RenderError, type RenderedFile, singleField } from './strategies.ts';
@@ -52,11 +52,8 @@ export function template(text: string, instant: Date, field: string): string {
 }
 
 function checkPath(path: string, field: string): string {
-  try {
-    validatePath(path, { maxPathBytes: 4096 });
-  } catch (error) {
-    throw new RenderError('InvalidPath', `${field}: ${(error as Error).message}`);
-  }
+  const problem = pathProblem(path);
+  if (problem) throw new RenderError('InvalidPath', `${field}: path ${JSON.stringify(path)} ${problem}`);
   return path;
 }
 

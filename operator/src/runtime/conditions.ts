@@ -2,6 +2,8 @@
  * kstatus conditions: Ready, Reconciling, Stalled. `setCondition` keeps lastTransitionTime when the
  * status does not change, as metav1 conventions ask.
  */
+import { kubeTime } from './time.ts';
+
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
@@ -19,10 +21,7 @@ export function setCondition(
   const list = [...(conditions ?? [])];
   const i = list.findIndex((c) => c.type === next.type);
   const previous = i >= 0 ? list[i] : undefined;
-  const lastTransitionTime =
-    previous && previous.status === next.status
-      ? previous.lastTransitionTime
-      : now.toISOString().replace(/\.\d+Z$/, 'Z');
+  const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : kubeTime(now);
   const condition = { ...next, lastTransitionTime };
   if (i >= 0) list[i] = condition;
   else list.push(condition);

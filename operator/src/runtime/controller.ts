@@ -8,8 +8,9 @@
  *   kinds to primary keys (a Secret to the resources that use it).
  * - A de-duplicating, rate-limited work queue; `concurrency` workers; never two reconciles of one key.
  */
-import { recordFailure, tracer } from '@gco/git-sidecar/telemetry';
-import type { Logger } from '../logger.ts';
+
+import type { Logger } from '@gco/common/logger';
+import { recordFailure, tracer } from '@gco/common/telemetry';
 import type { ChangeHandler } from './informer.ts';
 import type { ControllerMetrics, ReconcileResult } from './metrics.ts';
 import type { KubeObject } from './resources.ts';

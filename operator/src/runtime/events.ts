@@ -3,9 +3,10 @@
  * reason and message within a few minutes are folded into one Event with a count.
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import type { KubeClient } from './kube-client.ts';
 import type { KubeObject } from './resources.ts';
+import { kubeTime } from './time.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -32,7 +33,7 @@ export class EventRecorder {
   async record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const namespace = obj.metadata.namespace ?? 'default';
     const key = `${obj.metadata.uid}|${type}|${reason}|${message}`;
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = kubeTime(new Date());
     const previous = this.recent.get(key);
     try {
       if (previous && Date.now() - previous.at < 10 * 60_000) {

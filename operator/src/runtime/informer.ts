@@ -22,7 +22,7 @@
  * path and a fallback for servers without it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import { ApiError, isGone, type KubeClient, metadataOnlyAccept } from './kube-client.ts';
 import { apiVersionOf, collectionPath, type KubeObject, objectKey, type ResourceType } from './resources.ts';
 

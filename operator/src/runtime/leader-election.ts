@@ -18,8 +18,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import { isConflict, isNotFound, type KubeClient } from './kube-client.ts';
+import { kubeMicroTime } from './time.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -66,7 +67,6 @@ export function validateTimings(t: { leaseDurationMs: number; renewDeadlineMs: n
     throw new Error(`renew deadline must be greater than retry period * ${jitterFactor}`);
 }
 
-const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z');
 /** The monotonic clock: local durations must not follow wall-clock steps. */
 const monotonic = () => performance.now();
 
@@ -194,8 +194,8 @@ export class LeaderElector {
         lease.spec = {
           leaseTransitions: lease.spec.leaseTransitions ?? 0,
           leaseDurationSeconds: 1,
-          acquireTime: microTime(now),
-          renewTime: microTime(now),
+          acquireTime: kubeMicroTime(now),
+          renewTime: kubeMicroTime(now),
         };
         await this.client.request('PUT', this.path, { body: lease, signal });
         this.opts.logger.info('released the lease', { lease: this.opts.name, identity: this.identity });
@@ -233,8 +233,8 @@ export class LeaderElector {
     const mine: LeaseSpec = {
       holderIdentity: this.identity,
       leaseDurationSeconds: durationSeconds,
-      acquireTime: microTime(now),
-      renewTime: microTime(now),
+      acquireTime: kubeMicroTime(now),
+      renewTime: kubeMicroTime(now),
     };
     let lease: Lease;
     try {

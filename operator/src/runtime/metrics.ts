@@ -4,7 +4,7 @@
  * the controller's name or the informer's kind (and a reason or result from a fixed set): bounded, never a
  * per-object value.
  */
-import { secondsBuckets } from '@gco/git-sidecar/telemetry';
+import { secondsBuckets } from '@gco/common/telemetry';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { InformerMetrics } from './informer.ts';
 

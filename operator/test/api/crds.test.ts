@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { branchNameProblem } from '@gco/git-sidecar/validation';
+import { branchNameProblem, parseAuthor, pathProblem } from '@gco/common/validation';
 import {
   type ControlPlane,
   gitInvalidBranchNames,
+  invalidAuthors,
+  invalidPaths,
+  invalidRepositoryUrls,
   repoRoot,
   shadowingBranchNames,
   sharedControlPlane,
+  validAuthors,
   validBranchNames,
+  validPaths,
+  validRepositoryUrls,
 } from '@gco/testenv';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -204,6 +210,46 @@ describe('CRDs', () => {
         const message = await rejection(plane, obj);
         assert.ok(message.includes(field), `${JSON.stringify(name)}: the message names ${field}: ${message}`);
       }
+    }
+  });
+
+  it('agrees with @gco/common, which the processes apply, on every path, author and repository URL', async () => {
+    const admits = async (mutate: (o: Obj) => void, field: string, value: string, expected: boolean) => {
+      const obj = validGitCommit();
+      mutate(obj);
+      if (expected) return dryRunCreate(plane, obj);
+      const message = await rejection(plane, obj);
+      assert.ok(message.includes(field), `${JSON.stringify(value)}: the message names ${field}: ${message}`);
+    };
+    for (const [paths, valid] of [
+      [validPaths, true],
+      [invalidPaths, false],
+    ] as const) {
+      for (const path of paths) {
+        assert.equal(pathProblem(path) === undefined, valid, `@gco/common on ${JSON.stringify(path)}`);
+        await admits((o) => (o.spec.files[0].path = path), 'spec.files[0].path', path, valid);
+        // A directory may end with '/'; every other rule is the same.
+        if (!path.endsWith('/')) {
+          const field = 'spec.resourceReferences[0].output.path';
+          await admits((o) => (o.spec.resourceReferences[0].output.path = path), field, path, valid);
+        }
+      }
+    }
+    for (const [authors, valid] of [
+      [validAuthors, true],
+      [invalidAuthors, false],
+    ] as const) {
+      for (const author of authors) {
+        assert.equal(parseAuthor(author) !== undefined, valid, `@gco/common on ${JSON.stringify(author)}`);
+        await admits((o) => (o.spec.commit.author = author), 'spec.commit.author', author, valid);
+      }
+    }
+    // The sidecar's units test holds its URL parser to the same lists.
+    for (const [urls, valid] of [
+      [validRepositoryUrls, true],
+      [invalidRepositoryUrls, false],
+    ] as const) {
+      for (const url of urls) await admits((o) => (o.spec.repository.url = url), 'spec.repository.url', url, valid);
     }
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fileAt } from '../../../git-sidecar/test/support.ts';
+import { fileAt } from '@gco/testenv';
 import { type Environment, getStatus, startEnvironment, tokenSecret, waitReady } from '../support.ts';
 
 describe('GitCommit controller: basics', function () {

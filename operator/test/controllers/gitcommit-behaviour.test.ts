@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createBareRepository, createTestCertificates, GitHttpServer, runOk } from '@gco/testenv';
-import { commitCount, fileAt } from '../../../git-sidecar/test/support.ts';
+import { commitCount, createBareRepository, createTestCertificates, fileAt, GitHttpServer, runOk } from '@gco/testenv';
 import {
   condition,
   type Environment,

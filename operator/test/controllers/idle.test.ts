@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { silentLogger } from '@gco/common/logger';
 import { operatorNamespace, waitFor } from '@gco/testenv';
-import { silentLogger } from '../../src/logger.ts';
 import { clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import {
   createBareRepository,
+  fileAt,
   GitHttpServer,
   sharedControlPlane,
   startOperator,
@@ -10,7 +11,6 @@ import {
   tempDir,
   waitFor,
 } from '@gco/testenv';
-import { fileAt } from '../../../git-sidecar/test/support.ts';
 import { token, tokenSecret } from '../support.ts';
 
 const ns = 'gc-process';

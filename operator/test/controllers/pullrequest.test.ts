@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { runOk } from '@gco/testenv';
-import { fileAt, headOf } from '../../../git-sidecar/test/support.ts';
+import { fileAt, headOf, runOk } from '@gco/testenv';
 import { strftime } from '../../src/render/template.ts';
 import {
   condition,

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { silentLogger } from '@gco/common/logger';
 import { type ControlPlane, sharedControlPlane, waitFor } from '@gco/testenv';
-import { silentLogger } from '../../src/logger.ts';
 import { type ClusterAuth, clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import {
   Informer,

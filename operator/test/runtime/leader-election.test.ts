@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { silentLogger } from '@gco/common/logger';
 import { type ControlPlane, sharedControlPlane } from '@gco/testenv';
 import { parseConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { clusterAuthOf } from '../../src/runtime/cluster-auth.ts';
 import { isConflict, KubeClient } from '../../src/runtime/kube-client.ts';
 import { LeaderElector, type LeaseSpec, type LostReason, validateTimings } from '../../src/runtime/leader-election.ts';
+import { kubeMicroTime } from '../../src/runtime/time.ts';
 
 const ns = 'leader-election';
-const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z');
 
 describe('leader election (Lease, client-go semantics) against the real API server', function () {
   this.timeout(60_000);
@@ -72,7 +72,7 @@ describe('leader election (Lease, client-go semantics) against the real API serv
   it('judges expiry by when the record last changed, not by its renewTime', async () => {
     const name = 'observed-time';
     // A holder whose clock is an hour behind ours: every renewTime it writes lies far in the past.
-    const behind = () => microTime(new Date(Date.now() - 3600_000));
+    const behind = () => kubeMicroTime(new Date(Date.now() - 3600_000));
     const renew = () =>
       writeLease(name, () => ({ holderIdentity: 'slow-clock', leaseDurationSeconds: 2, renewTime: behind() }));
     await renew();

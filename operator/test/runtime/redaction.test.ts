@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger } from '@gco/common/logger';
 import { redactCredentials } from '../../src/redaction.ts';
 
 describe('credential redaction (operator logs and spans)', () => {

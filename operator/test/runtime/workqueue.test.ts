@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger } from '@gco/common/logger';
 import { Controller, done, requeueAfter, TerminalError } from '../../src/runtime/controller.ts';
 import { Index } from '../../src/runtime/index.ts';
 import type { ChangeHandler } from '../../src/runtime/informer.ts';

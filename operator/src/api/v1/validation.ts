@@ -4,7 +4,23 @@
  * from `kubectl apply`, naming the field, before the operator ever sees the object.
  *
  * CEL `matches()` uses RE2 syntax (no look-ahead), hence several small rules rather than one clever one.
+ * Rules the processes apply too are generated from their one definition in @gco/common.
  */
+import { durationPattern } from '@gco/common/duration';
+import {
+  authorPattern,
+  branchNameMaxLength,
+  branchNameRules,
+  pathRules as commonPathRules,
+  embeddedCredentialsPattern,
+  filePathRules,
+  fileUrlPattern,
+  pathMaxBytes,
+  type Refusal,
+  repositoryUrlMaxLength,
+  schemeUrlPattern,
+  scpLikeUrlPattern,
+} from '@gco/common/validation';
 
 export interface CelRule {
   rule: string;
@@ -16,9 +32,9 @@ export interface CelRule {
 
 /** Upper bounds keep CEL cost estimates finite and objects well under etcd's 1.5 MiB limit. */
 export const limits = {
-  path: 4096,
-  url: 2048,
-  branch: 255,
+  path: pathMaxBytes,
+  url: repositoryUrlMaxLength,
+  branch: branchNameMaxLength,
   author: 512,
   message: 65_536,
   fileContent: 1_048_576,
@@ -34,65 +50,91 @@ export const limits = {
 
 export const dns1123Subdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
-/** Rules every repository-relative path obeys (files[].path, resourceReferences[].output.path). */
-export function pathRules(opts: { allowTrailingSlash: boolean }): CelRule[] {
-  const rules: CelRule[] = [
-    { rule: "!self.startsWith('/')", message: "must be a relative path: remove the leading '/'" },
-    {
-      rule: "!self.matches('(^|/)[.][.]?(/|$)')",
-      message: "must not contain '.' or '..' segments: write the normalized path inside the repository",
-    },
-    {
-      rule: "!self.matches('(^|/)[.]git(/|$)')",
-      message: "must not point into '.git': files inside the git directory cannot be written",
-    },
-    { rule: "!self.contains('//')", message: "must not contain empty segments ('//')" },
-    { rule: "!self.contains('\\x00')", message: 'must not contain a NUL character' },
-  ];
-  if (!opts.allowTrailingSlash) {
-    rules.push({ rule: "!self.endsWith('/')", message: "names a file, so it must not end with '/'" });
+/**
+ * A CEL string literal whose value is `text`: a pattern reaches RE2 exactly as JavaScript reads it, a
+ * literal character by character.
+ */
+function celString(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+  const escaped = text.replace(/[\\'\x00-\x1f\x7f]/g, (c) =>
+    c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return `'${escaped}'`;
+}
+
+/**
+ * The text a pattern matches when it is a plain literal, optionally anchored at one end, else undefined:
+ * such a rule becomes startsWith/endsWith/contains, which CEL's cost estimate prices far below a regex.
+ */
+function literalOf(pattern: string): { text: string; at: 'start' | 'end' | 'anywhere' } | undefined {
+  const at = pattern.startsWith('^') ? 'start' : pattern.endsWith('$') && !pattern.endsWith('\\$') ? 'end' : 'anywhere';
+  const body = at === 'start' ? pattern.slice(1) : at === 'end' ? pattern.slice(0, -1) : pattern;
+  let text = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c === '\\') {
+      const next = body[i + 1] ?? '';
+      const hex = /^x([0-9a-fA-F]{2})/.exec(body.slice(i + 1));
+      if (hex) {
+        text += String.fromCharCode(Number.parseInt(hex[1] as string, 16));
+        i += 3;
+      } else if (/[\\^$.|?*+()[\]{}/-]/.test(next)) {
+        text += next;
+        i += 1;
+      } else return undefined;
+    } else if ('^$.|?*+()[]{}'.includes(c)) return undefined;
+    else text += c;
   }
-  return rules;
+  return text === '' ? undefined : { text, at };
+}
+
+/** CEL rules refusing what `rules` refuse, one rule (and message) each, so that the API server names every problem. */
+function celRules(rules: readonly Refusal[], message: (problem: string) => string = (p) => p): CelRule[] {
+  return rules.map(({ pattern, problem }) => {
+    const literal = literalOf(pattern);
+    const test = !literal
+      ? `self.matches(${celString(pattern)})`
+      : `self.${{ start: 'startsWith', end: 'endsWith', anywhere: 'contains' }[literal.at]}(${celString(literal.text)})`;
+    return { rule: `!${test}`, message: message(problem) };
+  });
+}
+
+/**
+ * Rules every repository-relative path obeys (files[].path, resourceReferences[].output.path): the
+ * sidecar's own (@gco/common/validation). A directory, unlike a file, may end with '/'.
+ */
+export function pathRules(opts: { allowTrailingSlash: boolean }): CelRule[] {
+  return celRules(opts.allowTrailingSlash ? commonPathRules : filePathRules);
 }
 
 export const repositoryUrlRules: CelRule[] = [
   {
-    rule: "self.matches('^(https?|ssh)://[^/?#]+') || self.matches('^file:///') || self.matches('^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:[^/].*$')",
+    rule: [schemeUrlPattern, fileUrlPattern, scpLikeUrlPattern]
+      .map((p) => `self.matches(${celString(p)})`)
+      .join(' || '),
     message:
       "must be a git URL: 'https://host/path', 'http://host/path', 'ssh://user@host[:port]/path' or scp-like 'user@host:path'",
   },
   {
-    rule: "!self.matches('^[a-z]+://[^/@]*:[^/@]*@')",
+    rule: `!self.matches(${celString(embeddedCredentialsPattern)})`,
     message: 'must not embed credentials: put them in the Secret named by spec.auth.secretName',
   },
 ];
 
 /**
- * Short branch names, as `git check-ref-format --branch` takes them, minus names that shadow other refs
- * (the same rules as branchNameProblem in git-sidecar/src/jobs/validation.ts, which the operator and the
- * sidecar apply again): a tenant's `refs/heads/main` would become `refs/heads/refs/heads/main` on the
- * remote and make every other tenant's push to main ambiguous.
+ * Short branch names, as `git check-ref-format --branch` takes them, minus names that shadow other refs:
+ * a tenant's `refs/heads/main` would become `refs/heads/refs/heads/main` on the remote and make every
+ * other tenant's push to main ambiguous. The rules of branchNameProblem (@gco/common/validation), which
+ * the operator and the sidecar apply again.
  */
-export const branchRules: CelRule[] = [
-  {
-    rule: "!self.matches('(^[-/.])|([/.]$)|([.][.])|([[:space:][:cntrl:]~^:?*\\\\[\\\\\\\\])|([.]lock(/|$))|(//)|(/[.])|(@[{])|(^@$)')",
-    message:
-      "must be a valid git branch name: no spaces or control characters, '..', '~', '^', ':', '?', '*', '[', '\\', '@{', no leading '-', '/' or '.', no part starting with '.', no trailing '/' or '.', no part ending in '.lock'",
-  },
-  {
-    rule: "!self.matches('^(refs|heads|tags|remotes)(/|$)')",
-    message:
-      "must be a short branch name such as 'main': names starting with 'refs/', 'heads/', 'tags/' or 'remotes/' name or shadow other refs",
-  },
-  {
-    rule: "!self.matches('(^|/)HEAD$') && !self.matches('^[A-Z_]*_HEAD$')",
-    message: "must not be 'HEAD' or a pseudo-ref such as 'FETCH_HEAD'",
-  },
-];
+export const branchRules: CelRule[] = celRules(
+  branchNameRules,
+  (problem) => `is not a valid git branch name: it ${problem}`,
+);
 
 export const authorRules: CelRule[] = [
   {
-    rule: "self.matches('^[^<>]*[^<>[:space:]][^<>]* <[^<>[:space:]]+@[^<>[:space:]]+>$')",
+    rule: `self.matches(${celString(authorPattern)})`,
     message: "must be 'Name <email>', for example 'Production Cluster <prod-k8s@company.com>'",
   },
 ];
@@ -109,7 +151,7 @@ export const cronPattern =
   `[[:space:]]+${cronField('0?[1-9]|[12][0-9]|3[01]')}[[:space:]]+${cronField(month)}` +
   `[[:space:]]+${cronField(weekday)}[[:space:]]*$`;
 export const cronMacroPattern = '^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$';
-export const everyPattern = '^@every ([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$';
+export const everyPattern = `^@every ${durationPattern}$`;
 
 /**
  * The shortest `@every` interval: each tick is an execution, a commit and a push; below a few seconds a

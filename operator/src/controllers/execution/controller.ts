@@ -1,5 +1,5 @@
 /** Wires a controller for a kind whose resources run executions: informers, Secret watch, engine. */
-import type { Logger } from '../../logger.ts';
+import type { Logger } from '@gco/common/logger';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Index } from '../../runtime/index.ts';

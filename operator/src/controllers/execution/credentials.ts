@@ -3,17 +3,14 @@
  * go from the Secret straight into the request to the sidecar; they are never logged or put in status.
  */
 import { create } from '@bufbuild/protobuf';
-import { type Credentials, CredentialsSchema } from '@gco/git-sidecar/client';
+import { isSshUrl } from '@gco/common/validation';
+import { type Credentials, CredentialsSchema } from '@gco/sidecar-api';
 import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import { permanent, transient } from './failure.ts';
 
 export interface AuthSecret {
   metadata: { name: string; resourceVersion?: string };
   data?: Record<string, string>;
-}
-
-export function isSshUrl(url: string): boolean {
-  return url.startsWith('ssh://') || (/^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:/.test(url) && !url.includes('://'));
 }
 
 export async function readAuthSecret(

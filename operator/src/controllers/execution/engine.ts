@@ -5,10 +5,10 @@
  * what status, conditions and Events say. What an execution publishes is the kind's own `publish`.
  */
 import { randomBytes } from 'node:crypto';
-import { inSpan } from '@gco/git-sidecar/telemetry';
+import type { Logger } from '@gco/common/logger';
+import { inSpan } from '@gco/common/telemetry';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { annotations } from '../../api/v1/types.ts';
-import type { Logger } from '../../logger.ts';
 import type { SkippedReference } from '../../render/render.ts';
 import { type Condition, setCondition } from '../../runtime/conditions.ts';
 import { type Action, done, type ReconcileContext, requeueAfter } from '../../runtime/controller.ts';
@@ -16,6 +16,7 @@ import type { EventRecorder } from '../../runtime/events.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import { type KubeObject, objectKey, objectPath, type ResourceType } from '../../runtime/resources.ts';
 import { patchStatus } from '../../runtime/status.ts';
+import { kubeTime } from '../../runtime/time.ts';
 import { ExecutionFailure, transient } from './failure.ts';
 import type { ExecutionMetrics } from './metrics.ts';
 import { retryDelayMs, retryPolicyOf } from './retry.ts';
@@ -113,7 +114,6 @@ function traceparentOfActiveSpan(): { traceparent?: string } {
   propagation.inject(context.active(), carrier);
   return carrier.traceparent ? { traceparent: carrier.traceparent } : {};
 }
-const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
 
 export class ExecutionEngine<T extends Executable> {
   private readonly opts: EngineOptions<T>;
@@ -195,7 +195,7 @@ export class ExecutionEngine<T extends Executable> {
   private nextScheduled(obj: T): Date | undefined {
     const schedule = obj.spec.schedule;
     if (!schedule) return undefined;
-    const from = obj.status?.lastScheduledTime ?? obj.metadata.creationTimestamp ?? iso(this.now());
+    const from = obj.status?.lastScheduledTime ?? obj.metadata.creationTimestamp ?? kubeTime(this.now());
     return nextTick(schedule, new Date(from));
   }
 
@@ -216,7 +216,7 @@ export class ExecutionEngine<T extends Executable> {
       execution = {
         id: `${(obj.metadata.uid ?? '').slice(0, 8)}-${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`,
         trigger: due.trigger,
-        instant: iso(now),
+        instant: kubeTime(now),
         attempts: 0,
         generation: obj.metadata.generation,
         ...traceparentOfActiveSpan(),
@@ -237,7 +237,7 @@ export class ExecutionEngine<T extends Executable> {
           // The version that triggered a SecretChanged execution, so that one that fails before reading
           // the Secret does not trigger itself again; an attempt that reads it records what it read.
           ...(due.secretVersion ? { authSecretResourceVersion: due.secretVersion } : {}),
-          ...(due.tick ? { lastScheduledTime: iso(due.tick) } : {}),
+          ...(due.tick ? { lastScheduledTime: kubeTime(due.tick) } : {}),
           conditions: this.conditions(obj, {
             ready: ['Unknown', 'Progressing', `Execution ${execution.id} (${execution.trigger}) is running`],
             reconciling: true,
@@ -367,7 +367,7 @@ export class ExecutionEngine<T extends Executable> {
           });
           ended(`Retrying: ${failure.reason}`);
           await this.patch(obj, {
-            activeExecution: { ...attempt, notBefore: iso(new Date(this.now().getTime() + delay)) },
+            activeExecution: { ...attempt, notBefore: kubeTime(new Date(this.now().getTime() + delay)) },
             ...(await secretUsed()),
             retryCount: attempt.attempts,
             message: failure.message,
@@ -474,7 +474,7 @@ export class ExecutionEngine<T extends Executable> {
       id: execution.id,
       trigger: execution.trigger,
       startTime: execution.instant,
-      completionTime: iso(now),
+      completionTime: kubeTime(now),
       attempts: execution.attempts,
       ...Object.fromEntries(Object.entries(history).filter(([, v]) => v !== undefined && v !== '')),
     };
@@ -482,7 +482,7 @@ export class ExecutionEngine<T extends Executable> {
     let next: string | undefined;
     try {
       const tick = obj.spec.schedule ? this.nextScheduled(obj) : undefined;
-      next = tick ? iso(tick) : undefined;
+      next = tick ? kubeTime(tick) : undefined;
     } catch {
       next = undefined;
     }
@@ -490,7 +490,7 @@ export class ExecutionEngine<T extends Executable> {
       ...rest,
       activeExecution: null,
       observedGeneration: execution.generation ?? obj.metadata.generation,
-      lastExecutionTime: iso(now),
+      lastExecutionTime: kubeTime(now),
       nextScheduledTime: next ?? null,
       executionHistory: [entry, ...(obj.status?.executionHistory ?? [])].slice(0, historyLimit),
     });

@@ -3,7 +3,7 @@
  * status reasons), never a resource's name: their number does not grow with the resources.
  */
 
-import { secondsBuckets } from '@gco/git-sidecar/telemetry';
+import { secondsBuckets } from '@gco/common/telemetry';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export class ExecutionMetrics {

@@ -4,10 +4,10 @@
  */
 
 import { create } from '@bufbuild/protobuf';
-import type { Credentials, FileOperation as SidecarOperation } from '@gco/git-sidecar/client';
-import { FileMode, FileOperationSchema } from '@gco/git-sidecar/client';
-import { inSpan } from '@gco/git-sidecar/telemetry';
-import { branchNameProblem } from '@gco/git-sidecar/validation';
+import { inSpan } from '@gco/common/telemetry';
+import { type Author, branchNameProblem, parseAuthor } from '@gco/common/validation';
+import type { Credentials, FileOperation as SidecarOperation } from '@gco/sidecar-api';
+import { FileMode, FileOperationSchema } from '@gco/sidecar-api';
 import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
 import { render, type SkippedReference, template } from '../../render/render.ts';
 import { RenderError } from '../../render/strategies.ts';
@@ -49,11 +49,11 @@ export interface RenderedExecution {
 /** Reasons a RenderError carries, as permanent or transient failures. */
 const transientRenderReasons = new Set(['FieldNotFound']);
 
-export function parseAuthor(text: string | undefined, fallback: { name: string; email: string }) {
+function authorOf(text: string | undefined, fallback: Author): Author {
   if (!text) return fallback;
-  const m = /^(.*\S)\s*<([^<>\s]+@[^<>\s]+)>$/.exec(text.trim());
-  if (!m) throw permanent('InvalidSpec', `spec.commit.author: '${text}' is not 'Name <email>'`);
-  return { name: m[1] as string, email: m[2] as string };
+  const author = parseAuthor(text);
+  if (!author) throw permanent('InvalidSpec', `spec.commit.author: '${text}' is not 'Name <email>'`);
+  return author;
 }
 
 /**
@@ -140,7 +140,7 @@ export async function renderExecution(
           yamlDocument: op.yamlDocument,
         }),
       ),
-      author: parseAuthor(spec.commit?.author, settings.defaultAuthor),
+      author: authorOf(spec.commit?.author, settings.defaultAuthor),
       message:
         spec.commit?.message === undefined ? undefined : template(spec.commit.message, instant, 'spec.commit.message'),
       skipped,

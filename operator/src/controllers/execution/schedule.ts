@@ -3,26 +3,18 @@
  * macros are parsed by croner; `@every <duration>` (Flux and robfig/cron users write it) is counted from
  * the previous tick.
  */
+import { parseDuration } from '@gco/common/duration';
 import { Cron } from 'croner';
 import { minimumEvery } from '../../api/v1/validation.ts';
 
 /** The CRD refuses shorter `@every` intervals at admission; this holds schedules it never checked. */
 const minimumEveryMs = minimumEvery.seconds * 1000;
 
-const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 export function parseEvery(schedule: string): number | undefined {
   const m = /^@every\s+(.+)$/.exec(schedule.trim());
   if (!m) return undefined;
-  let total = 0;
-  const text = m[1] as string;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-  let consumed = 0;
-  for (const part of text.matchAll(re)) {
-    total += Number(part[1]) * (units[part[2] as string] ?? 0);
-    consumed += part[0].length;
-  }
-  if (consumed !== text.length || total <= 0) throw new Error(`'${schedule}' is not a valid @every duration`);
+  const total = parseDuration(m[1] as string);
+  if (total === undefined || total <= 0) throw new Error(`'${schedule}' is not a valid @every duration`);
   if (total < minimumEveryMs) {
     throw new Error(`'${schedule}' is shorter than the minimum interval of ${minimumEveryMs / 1000}s`);
   }

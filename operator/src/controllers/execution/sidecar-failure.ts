@@ -1,6 +1,6 @@
 /** Maps the git sidecar's failures to execution failures with the contract's status reasons. */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { failureOf, Failure_Reason as Reason } from '@gco/git-sidecar/client';
+import { failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
 import { type ExecutionFailure, permanent, transient } from './failure.ts';
 
 const reasons: Record<number, { reason: string; permanent: boolean }> = {

@@ -1,6 +1,6 @@
 /** What a GitCommit execution publishes: one commit on the target branch, through the git sidecar. */
 import { create } from '@bufbuild/protobuf';
-import { CommitRequestSchema, type SidecarClient } from '@gco/git-sidecar/client';
+import { CommitRequestSchema, type SidecarClient } from '@gco/sidecar-api';
 import type { GitCommit } from '../../api/v1/types.ts';
 import type { ExecutionContext, Outcome } from '../execution/engine.ts';
 import { type RenderSettings, renderExecution } from '../execution/render-execution.ts';

@@ -4,7 +4,8 @@
  * repository's host: github.com -> https://api.github.com/graphql, any other host ->
  * <scheme>://<host>/api/graphql (GitHub Enterprise Server), unless --github-api-url overrides it.
  */
-import { inSpan } from '@gco/git-sidecar/telemetry';
+import { inSpan } from '@gco/common/telemetry';
+import { parseScpLikeUrl } from '@gco/common/validation';
 import { GraphqlResponseError, graphql } from '@octokit/graphql';
 import { type ExecutionFailure, permanent, transient } from '../execution/failure.ts';
 
@@ -19,10 +20,10 @@ export function coordinatesOf(url: string, override?: string): RepositoryCoordin
   let host: string;
   let scheme = 'https';
   let path: string;
-  const scp = /^[A-Za-z0-9._~-]+@([A-Za-z0-9.-]+):(.+)$/.exec(url);
-  if (scp && !url.includes('://')) {
-    host = scp[1] as string;
-    path = scp[2] as string;
+  const scp = parseScpLikeUrl(url);
+  if (scp) {
+    host = scp.host;
+    path = scp.path;
   } else {
     const parsed = new URL(url);
     host = parsed.host;

@@ -6,7 +6,7 @@
  * recorded in status before the push, and an open pull request for it is looked up before creating one.
  */
 import { create } from '@bufbuild/protobuf';
-import { CommitRequestSchema, ResolveDefaultBranchRequestSchema } from '@gco/git-sidecar/client';
+import { CommitRequestSchema, ResolveDefaultBranchRequestSchema } from '@gco/sidecar-api';
 import type { PullRequest } from '../../api/v1/types.ts';
 import { template } from '../../render/render.ts';
 import { strftime } from '../../render/template.ts';

@@ -9,8 +9,8 @@
  */
 
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { recordFailure, tracer } from '@gco/common/telemetry';
 import { type Attributes, context, propagation, type Span, SpanKind, type TextMapGetter } from '@opentelemetry/api';
-import { recordFailure, tracer } from './tracing.ts';
 
 const headerSetter = {
   set(carrier: Headers, key: string, value: string) {

@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { authorPattern } from '@gco/common/validation';
+import { parseConfig as parseSidecarConfig } from '@gco/git-sidecar/config';
+import { parseConfig as parseOperatorConfig } from '@gco/operator/config';
 import {
   aggregateClusterRoles,
   ControlPlane,
@@ -15,8 +18,6 @@ import {
   tempDir,
 } from '@gco/testenv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { parseConfig as parseSidecarConfig } from '../../../git-sidecar/src/config.ts';
-import { parseConfig as parseOperatorConfig } from '../../src/config.ts';
 
 const chart = join(repoRoot, 'charts/git-change-operator');
 const release = 'git-change-operator';
@@ -270,6 +271,12 @@ describe('Helm chart (charts/git-change-operator)', function () {
   });
 
   it('refuses exactly the authors and disk budgets that the processes would refuse at start', async () => {
+    const schema = JSON.parse(readFileSync(join(chart, 'values.schema.json'), 'utf8'));
+    assert.equal(
+      schema.properties.manager.properties.defaultAuthor.pattern,
+      `^$|${authorPattern}`,
+      "the chart's pattern for manager.defaultAuthor is the one the operator parses authors with (@gco/common/validation)",
+    );
     // As strings (a number is refused by type, with its own message).
     const accepts = async (value: string) => (await template([], ['--set-string', value])).code === 0;
     const starts = (parse: () => unknown) => {

@@ -1,10 +1,11 @@
 /**
  * Command-line flags as both processes take them: `--name=value`, each also settable in the
  * environment as `<PREFIX><NAME>` (upper case, `-` as `_`), a flag on the command line winning over the
- * environment; and the values they share, such as listen addresses and log levels. The operator imports
- * this too, so the two read their flags the same way.
+ * environment; and the values they share, such as listen addresses, durations and log levels. Both
+ * processes read their flags with this, so the two read them the same way.
  */
 import { parseArgs } from 'node:util';
+import { parseDuration } from './duration.ts';
 import type { Level } from './logger.ts';
 
 export type FlagSpec = Record<string, { type: 'string'; default: string } | { type: 'boolean'; default: boolean }>;
@@ -87,4 +88,20 @@ export function parseLogLevel(text: string): Level {
   if (!['debug', 'info', 'warn', 'error'].includes(text))
     throw new Error('--log-level: one of debug, info, warn, error');
   return text as Level;
+}
+
+/**
+ * A duration flag in whole milliseconds, in Go's notation (duration.ts: `500ms`, `30s`, `1h30m`), as
+ * controller-runtime's flags take durations; `0` alone turns the setting off when `allowOff`.
+ */
+export function parseDurationFlag(flag: string, text: string, opts: { allowOff?: boolean } = {}): number {
+  const trimmed = text.trim();
+  if (opts.allowOff && trimmed === '0') return 0;
+  const ms = parseDuration(trimmed);
+  if (ms === undefined) {
+    throw new Error(
+      `--${flag}: ${JSON.stringify(text)} is not a duration (examples: 500ms, 30s, 10m, 1h30m${opts.allowOff ? '; 0: off' : ''})`,
+    );
+  }
+  return Math.round(ms);
 }

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { repoRoot, run, tempDir } from '@gco/testenv';
 
-const sidecarDir = join(repoRoot, 'git-sidecar');
+const packageDir = join(repoRoot, 'sidecar-api');
 const buf = join(repoRoot, 'node_modules/.bin/buf');
 
 async function files(dir: string): Promise<Map<string, string>> {
@@ -19,21 +19,21 @@ async function files(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-describe('git sidecar: protocol', () => {
+describe('sidecar API: protocol', () => {
   it('has generated code exactly as buf makes it from the .proto (regenerate: npm run generate)', async function () {
     this.timeout(60_000);
     const out = await tempDir();
     const env = { ...process.env, PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH}` };
-    const result = await run(buf, ['generate', '-o', out], { cwd: sidecarDir, env });
+    const result = await run(buf, ['generate', '-o', out], { cwd: packageDir, env });
     assert.equal(result.code, 0, result.stderr);
     const fresh = await files(join(out, 'src/gen'));
-    const committed = await files(join(sidecarDir, 'src/gen'));
+    const committed = await files(join(packageDir, 'src/gen'));
     assert.deepEqual([...committed.keys()].sort(), [...fresh.keys()].sort());
     for (const [name, text] of fresh) assert.equal(committed.get(name), text, `src/gen/${name} is stale`);
   });
 
   it('passes buf lint', async () => {
-    const result = await run(buf, ['lint'], { cwd: sidecarDir });
+    const result = await run(buf, ['lint'], { cwd: packageDir });
     assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
   });
 });

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { type Client, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { type Failure, FailureSchema, GitSidecarService } from './gen/gco/sidecar/v1/sidecar_pb.js';
-import { clientTracingInterceptor } from './telemetry/rpc-tracing.ts';
+import { clientTracingInterceptor } from './rpc-tracing.ts';
 
 export type SidecarClient = Client<typeof GitSidecarService>;
 
@@ -26,5 +26,3 @@ export function failureOf(error: unknown): Failure | undefined {
   if (!(error instanceof ConnectError)) return undefined;
   return error.findDetails(FailureSchema)[0];
 }
-
-export * from './gen/gco/sidecar/v1/sidecar_pb.js';

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createRegistry } from '@gco/git-sidecar/telemetry';
+import { createRegistry } from '@gco/common/telemetry';
+import { SidecarMetrics } from '@gco/git-sidecar/metrics';
+import { ExecutionMetrics } from '@gco/operator/execution-metrics';
+import { RuntimeMetrics } from '@gco/operator/runtime-metrics';
 import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
 import { parser as promql } from '@prometheus-io/lezer-promql';
 import { parseAllDocuments } from 'yaml';
-import { SidecarMetrics } from '../../../git-sidecar/src/jobs/metrics.ts';
-import type { CloneStore } from '../../../git-sidecar/src/store/clone-store.ts';
-import { ExecutionMetrics } from '../../src/controllers/execution/metrics.ts';
-import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 
 describe('manifests (kustomize)', function () {
   this.timeout(120_000);
@@ -114,7 +113,9 @@ describe('manifests (kustomize)', function () {
     new ExecutionMetrics(registry);
     new SidecarMetrics(registry, {
       scheduler: () => undefined,
-      store: { totalBytes: () => 0, count: () => 0 } as unknown as CloneStore,
+      store: { totalBytes: () => 0, count: () => 0 } as unknown as ConstructorParameters<
+        typeof SidecarMetrics
+      >[1]['store'],
     });
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const alerts = rule.spec.groups.flatMap((g: any) => g.rules);

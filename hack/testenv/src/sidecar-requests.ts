@@ -1,7 +1,10 @@
-/** Helpers for the sidecar's tests: requests, and what the remote repository really holds. */
+/**
+ * Requests to the git sidecar, credentials and failure expectations, for tests that call it (the
+ * sidecar's, the images'), and benchmarks. Its own entry point (@gco/testenv/sidecar), so that the rest of
+ * the harness, and the development git server's image, do not load the sidecar's API.
+ */
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
-import { run, runOk } from '@gco/testenv';
 import {
   type CommitRequest,
   CommitRequestSchema,
@@ -10,7 +13,7 @@ import {
   type Failure_Reason,
   FileMode,
   failureOf,
-} from '../src/client.ts';
+} from '@gco/sidecar-api';
 
 export interface Op {
   path: string;
@@ -64,37 +67,6 @@ export const sshCredentials = (privateKey: string, knownHosts: string) =>
   create(CredentialsSchema, {
     method: { case: 'ssh', value: { privateKey: Buffer.from(privateKey), knownHosts: Buffer.from(knownHosts) } },
   });
-
-/** A file's content on a branch of a bare repository, or undefined. */
-export async function fileAt(gitDir: string, branch: string, path: string): Promise<string | undefined> {
-  const result = await run('git', ['--git-dir', gitDir, 'cat-file', '-p', `refs/heads/${branch}:${path}`]);
-  return result.code === 0 ? result.stdout : undefined;
-}
-
-export async function commitCount(gitDir: string, branch: string): Promise<number> {
-  const result = await run('git', ['--git-dir', gitDir, 'rev-list', '--count', `refs/heads/${branch}`]);
-  return result.code === 0 ? Number(result.stdout.trim()) : 0;
-}
-
-export async function headOf(gitDir: string, branch: string): Promise<string> {
-  return (await runOk('git', ['--git-dir', gitDir, 'rev-parse', `refs/heads/${branch}`])).trim();
-}
-
-/** Execution ids of the commits on a branch, oldest first. */
-export async function executionsOn(gitDir: string, branch: string): Promise<string[]> {
-  const out = await runOk('git', [
-    '--git-dir',
-    gitDir,
-    'log',
-    '--reverse',
-    '--format=%(trailers:key=Gco-Execution,valueonly)',
-    `refs/heads/${branch}`,
-  ]);
-  return out
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
 
 export async function expectFailure(
   promise: Promise<unknown>,
