@@ -55,7 +55,7 @@ describe("e2e on a real node: the users' scenarios against manifests/overlays/e2
     // and authorized it under manifests/rbac's leader-election Role.
     const lease = JSON.parse(await kubectl(['get', 'lease', 'git-change-operator', '-n', ns, '-o', 'json']));
     assert.match(lease.spec.holderIdentity ?? '', new RegExp(`^${pod}_[0-9a-f-]{36}$`));
-    // Figures for the README, at the API's 1 s resolution. The manager's readiness probe runs every 10 s.
+    // Figures for the README, at the API's 1 s resolution. Both containers' readiness probes run every 10 s.
     const at = (t: string) => Date.parse(t) / 1000;
     const created = at(p.metadata.creationTimestamp);
     const condition = (type: string) => at(p.status.conditions.find((c: any) => c.type === type).lastTransitionTime);
