@@ -136,6 +136,7 @@ describe('telemetry', function () {
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/`)).status, 404);
         const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
         assert.equal(health.status, 200, 'the liveness probe of the sidecar container asks here');
+        assert.equal((await fetch(`http://127.0.0.1:${server.port}/readyz`)).status, 404, 'no readiness unless given');
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/metrics/x`)).status, 404);
         assert.equal((await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: 'POST' })).status, 404);
       } finally {
@@ -143,6 +144,27 @@ describe('telemetry', function () {
         const started = Date.now();
         await server.close();
         assert.ok(Date.now() - started < 2000);
+      }
+    });
+
+    it('answers /readyz from its `ready` function: 503 while false, 200 while true', async () => {
+      let ready = false;
+      const server = await startMetricsServer({
+        host: '127.0.0.1',
+        port: 0,
+        registry: createRegistry(),
+        logger: silentLogger,
+        ready: () => ready,
+      });
+      try {
+        const readyz = () => fetch(`http://127.0.0.1:${server.port}/readyz`);
+        const before = await readyz();
+        assert.deepEqual([before.status, await before.text()], [503, 'not ready\n']);
+        ready = true;
+        const after = await readyz();
+        assert.deepEqual([after.status, await after.text()], [200, 'ok\n']);
+      } finally {
+        await server.close();
       }
     });
   });

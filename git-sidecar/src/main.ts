@@ -34,10 +34,17 @@ const store = new CloneStore({
 });
 let queues: Scheduler | undefined; // the scheduler, once there is one
 const metrics = new SidecarMetrics(registry, { scheduler: () => queues, store });
+/**
+ * What /readyz answers (the container's readiness probe): true from the moment the gRPC server listens,
+ * which is after every clone on the volume was checked, until a SIGTERM starts the drain. A pod is Ready
+ * only with its sidecar ready, so a rolling update waits for the new pod's clones to be checked before it
+ * replaces the next replica.
+ */
+let serving = false;
 // Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
-// asks this server, and must not restart a sidecar that is busy recovering.
+// asks this server, and must not restart a sidecar that is busy recovering (/readyz says 503 meanwhile).
 const metricsServer = config.metricsAddress
-  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger, ready: () => serving })
   : undefined;
 const recovered = await store.recover();
 logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
@@ -95,6 +102,7 @@ const listener = await listen(service, {
   tcp: config.tcp,
   interceptors: [serverTracingInterceptor()],
 });
+serving = true;
 logger.info('serving', {
   socket: config.socketPath,
   tcpPort: listener.tcpPort,
@@ -114,6 +122,8 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
+  // Not ready while draining: new jobs are refused from here on (the scheduler is closing).
+  serving = false;
   setTimeout(() => {
     logger.warn('running jobs did not finish in time; exiting', { boundMs: drainBoundMs });
     process.exit(1);

@@ -1,6 +1,6 @@
 /**
- * Serves a registry at GET /metrics for Prometheus, and /healthz (the process answers); a plain
- * node:http server, apart from the gRPC one.
+ * Serves a registry at GET /metrics for Prometheus, /healthz (the process answers) and, given `ready`,
+ * /readyz; a plain node:http server, apart from the gRPC one.
  */
 import { createServer } from 'node:http';
 import type { Registry } from 'prom-client';
@@ -17,12 +17,20 @@ export async function startMetricsServer(opts: {
   port: number;
   registry: Registry;
   logger: Logger;
+  /** Answers /readyz: 200 while true, 503 while false. Without it, /readyz is not served (404). */
+  ready?: () => boolean;
 }): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     // The sidecar has no other HTTP endpoint: its liveness probe asks here whether the process answers.
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    // And its readiness probe whether it takes jobs (see git-sidecar/src/main.ts for when it does).
+    if (path === '/readyz' && opts.ready) {
+      const ok = opts.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
       return;
     }
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {

@@ -30,6 +30,8 @@ export async function startSidecar(
     socketPath?: string;
     args?: string[];
     env?: NodeJS.ProcessEnv;
+    /** False: return as soon as the process is started, for a test that holds its start (default true). */
+    wait?: boolean;
   } = {},
 ): Promise<SidecarProcess> {
   const dir = await tempDir('gco-sidecar-');
@@ -55,10 +57,11 @@ export async function startSidecar(
   );
   const logs = () => readFile(logPath, 'utf8').catch(() => '');
   // The socket appears once the sidecar has recovered its data directory and listens.
-  await waitFor(async () => existsSync(socketPath), {
-    timeoutMs: 30_000,
-    describe: async () => `the git sidecar did not start:\n${await logs()}`,
-  });
+  if (opts.wait !== false)
+    await waitFor(async () => existsSync(socketPath), {
+      timeoutMs: 30_000,
+      describe: async () => `the git sidecar did not start:\n${await logs()}`,
+    });
   return {
     socketPath,
     dataDir,
