@@ -16,9 +16,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 REGISTRY_VERSION="${GCO_REGISTRY_VERSION:-v3.1.2}"
 CACHE_DIR="${GCO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gco}"
-# Tilt's version is the one hack/tilt/go.mod requires; the key also changes with any other pin.
+# Tilt's version is the one hack/tilt/go.mod requires; the key also changes with any other pin, the
+# page, or the recipe (bump it when build_tilt changes what it makes).
+recipe=tilt-build-2
 TILT_VERSION="$(sed -n 's|^[[:space:]]*github.com/tilt-dev/tilt \(v[^ ]*\).*|\1|p' "$here/tilt/go.mod")"
-tilt_hash="$(cat "$here/tilt/go.mod" "$here/tilt/go.sum" | sha256sum | cut -c1-12)"
+tilt_hash="$( (echo "$recipe" && cat "$here/tilt/go.mod" "$here/tilt/go.sum" "$here/tilt/web-ui-placeholder.html") | sha256sum | cut -c1-12)"
 TILT="$CACHE_DIR/tools/tilt-$TILT_VERSION-$tilt_hash"
 REGISTRY="$CACHE_DIR/tools/registry-$REGISTRY_VERSION"
 
@@ -45,12 +47,31 @@ source "$here/lib/cache.sh"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 build_tilt() {
-  local out="$1"
+  local out="$1" work
+  work="$(dirname "$out")"
   log "building Tilt $TILT_VERSION from Go modules (first time only, 5-10 minutes on 2 cores)..."
-  cd "$here/tilt"
+  # Tilt's web UI is a React app that its release builds with yarn into pkg/assets/build before
+  # compiling, and the Go module does not have it (only robots.txt): a binary built from the module
+  # alone refuses to start ("running in prod mode, but JS/CSS files are not available"), and a
+  # development build runs `yarn install` inside the module instead. So the build compiles the
+  # module's source (the copy go.sum verified) with a page in the UI's place; `tilt ci` and the
+  # terminal UI do not use it.
+  local src
+  src="$(cd "$here/tilt" && go mod download -json "github.com/tilt-dev/tilt@$TILT_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [ -f "$src/go.mod" ] || {
+    log "could not download github.com/tilt-dev/tilt@$TILT_VERSION (is the Go module proxy reachable?)"
+    exit 1
+  }
+  cp -r "$src" "$work/tilt"
+  chmod -R u+w "$work/tilt"
+  cp "$here/tilt/web-ui-placeholder.html" "$work/tilt/pkg/assets/build/index.html"
+  mkdir "$work/module"
+  cp "$here/tilt/go.mod" "$here/tilt/go.sum" "$work/module/"
+  cd "$work/module"
+  go mod edit -replace "github.com/tilt-dev/tilt=$work/tilt"
   # As Tilt's release builds (.goreleaser.yml), less their static musl linking: version and date are
-  # what `tilt version` reports; a set version also makes Tilt serve its released web UI, not a
-  # development server's.
+  # what `tilt version` reports; with a version, Tilt serves its embedded UI, not a development server.
   CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${TILT_VERSION#v} -X main.date=2025-03-11" \
     -o "$out" github.com/tilt-dev/tilt/cmd/tilt
 }
