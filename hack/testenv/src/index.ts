@@ -31,8 +31,10 @@ export {
   loadImage,
   machineCertificates,
   secretCanary,
+  withDockerfileInputs,
 } from './images.ts';
-export { freePort, waitFor } from './net.ts';
+export { LocalRegistry } from './local-registry.ts';
+export { forwardTcp, freePort, waitFor } from './net.ts';
 export { Cluster, type ClusterOptions, type NodeBinaries, nodeBinaries } from './node.ts';
 export { type NodeLayout, nodeLayout } from './node-slot.ts';
 export {
@@ -52,3 +54,4 @@ export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { tempDir } from './temp.ts';
+export { type TiltBinaries, tiltBinaries } from './tilt.ts';
