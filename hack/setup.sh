@@ -7,6 +7,8 @@
 #   - npm packages (npm ci; Node 24 itself comes from the registry's `node` package)
 #   - etcd, kube-apiserver and kubectl built from Go modules (hack/build-control-plane.sh, cached)
 #   - helm built from Go modules, for the Helm chart's tests (hack/build-helm.sh, cached)
+#   - Tilt and a registry built from Go modules, for `tilt ci` on the test node (hack/build-tilt.sh,
+#     cached); Tilt needs cgo, so gcc and libc6-dev from Debian
 #   - Debian packages for the test node: runc and containernetworking-plugins (what containerd runs pods
 #     with), iptables (kube-proxy, the kubelet), iproute2
 #   - the test node's kubelet, kube-proxy, kube-controller-manager, kube-scheduler, containerd, CoreDNS
@@ -28,6 +30,8 @@ command -v faketime >/dev/null || missing+=(faketime)
 [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
 command -v iptables >/dev/null || missing+=(iptables)
 command -v ip >/dev/null || missing+=(iproute2)
+command -v gcc >/dev/null || missing+=(gcc)
+[ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"
@@ -48,4 +52,5 @@ fi
 bash hack/build-control-plane.sh >/dev/null
 bash hack/build-helm.sh >/dev/null
 bash hack/build-node.sh >/dev/null
+bash hack/build-tilt.sh >/dev/null
 log "ready"

@@ -394,6 +394,18 @@ func (c *checker) predeclared() starlark.StringDict {
 			ps(1, "name", "cmd", "deps", "trigger_mode", "resource_deps", "ignore", "auto_init", "serve_cmd", "cmd_bat",
 				"serve_cmd_bat", "allow_parallel", "links", "tags", "env", "serve_env", "readiness_probe", "dir",
 				"serve_dir", "labels"), nil),
+		// This process's environment, as Tilt's os.getenv reads its own.
+		"os": &starlarkstruct.Module{Name: "os", Members: starlark.StringDict{
+			"getenv": c.builtin("os.getenv", ps(1, "key", "default"), func(args map[string]starlark.Value, _ call) (starlark.Value, error) {
+				if v, ok := os.LookupEnv(str(args["key"])); ok {
+					return starlark.String(v), nil
+				}
+				if d, ok := args["default"]; ok {
+					return d, nil
+				}
+				return starlark.None, nil
+			}),
+		}},
 		"config": &starlarkstruct.Module{Name: "config", Members: starlark.StringDict{
 			"define_string":      c.builtin("config.define_string", ps(1, "name", "args", "usage"), defineConfig(starlark.None)),
 			"define_string_list": c.builtin("config.define_string_list", ps(1, "name", "args", "usage"), defineConfig(starlark.NewList(nil))),

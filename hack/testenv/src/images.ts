@@ -424,6 +424,33 @@ export async function buildImages(opts: { log?: Log } = {}): Promise<BuiltImages
   return result as BuiltImages;
 }
 
+/**
+ * Runs `builds`, a builder of the Dockerfiles other than buildImages (Tilt), against `docker` with what
+ * those builds need from this machine, as buildImages gives its own: every FROM the Dockerfiles name
+ * tagged as our base, kept so for as long as `builds` runs (other runs' image builds wait), and the CA
+ * bundle for their `ca-certificates` secret, a private file removed afterwards.
+ */
+export async function withDockerfileInputs<T>(
+  docker: Docker,
+  builds: (caSecret: string) => Promise<T>,
+  opts: { log?: Log } = {},
+): Promise<T> {
+  const baseRef = await nodeBase(docker, await baseSpec(), opts.log ?? defaultLog);
+  const froms = new Set<string>();
+  for (const spec of Object.values(images)) {
+    for (const from of baseImages(await readFile(join(repoRoot, spec.dockerfile), 'utf8'))) froms.add(from);
+  }
+  const secret = await caSecretFile();
+  try {
+    return await withLock(join(imagesDir, 'from-tags.lock'), async () => {
+      for (const from of froms) await docker.ok(['tag', baseRef, from]);
+      return builds(secret);
+    });
+  } finally {
+    await rm(secret, { force: true });
+  }
+}
+
 /** Makes sure the engine has `image` (loading its archive if it lost it), for `docker run`. */
 export async function loadImage(docker: Docker, image: BuiltImage): Promise<void> {
   if (await imageExists(docker, image.ref)) return;

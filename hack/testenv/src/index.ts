@@ -31,8 +31,10 @@ export {
   loadImage,
   machineCertificates,
   secretCanary,
+  withDockerfileInputs,
 } from './images.ts';
-export { freePort, waitFor } from './net.ts';
+export { LocalRegistry } from './local-registry.ts';
+export { forwardTcp, freePort, waitFor } from './net.ts';
 export { Cluster, type ClusterOptions, type NodeBinaries, nodeBinaries } from './node.ts';
 export { type NodeLayout, nodeLayout } from './node-slot.ts';
 export {
@@ -61,3 +63,4 @@ export {
   validPaths,
   validRepositoryUrls,
 } from './validation-cases.ts';
+export { type TiltBinaries, tiltBinaries } from './tilt.ts';

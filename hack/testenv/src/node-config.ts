@@ -8,6 +8,9 @@ import type { NodeLayout } from './node-slot.ts';
 
 export const clusterDomain = 'cluster.local';
 
+/** Where containerd finds a registry's hosts.toml (`<dir>/<host:port>/hosts.toml`). */
+export const registryConfigDir = (layout: NodeLayout) => join(layout.stateDir, 'registries');
+
 /** containerd 2.x, config version 3. */
 export function containerdConfig(layout: NodeLayout, sandboxImage: string): string {
   const { stateDir, runDir } = layout;
@@ -30,6 +33,10 @@ disabled_plugins = ["io.containerd.internal.v1.opt"]
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    # Per-registry hosts.toml files, read at every pull: none unless a test adds a registry
+    # (Cluster.trustPlainHttpRegistry).
+    config_path = "${registryConfigDir(layout)}"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     # No registry is reachable: the sandbox image is imported from a tar before the kubelet starts.
     sandbox = "${sandboxImage}"

@@ -19,7 +19,15 @@ import * as k8s from '@kubernetes/client-node';
 import { ControlPlane, kubernetesServiceIp } from './control-plane.ts';
 import { HostPathProvisioner } from './hostpath-provisioner.ts';
 import { waitFor } from './net.ts';
-import { clusterDomain, cniConfig, containerdConfig, corefile, kubeletConfig, podResolvConf } from './node-config.ts';
+import {
+  clusterDomain,
+  cniConfig,
+  containerdConfig,
+  corefile,
+  kubeletConfig,
+  podResolvConf,
+  registryConfigDir,
+} from './node-config.ts';
 import { type NodeLayout, NodeSlot, nodeScript } from './node-slot.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, run, runOk, startProcess } from './processes.ts';
@@ -260,6 +268,27 @@ export class Cluster {
    */
   importImage(tar: string): Promise<void> {
     return importImage(this.layout, tar);
+  }
+
+  /**
+   * Lets the node's containerd pull from the plain-HTTP registry at `host` (`address:port`), as kind's
+   * local registry is set up: a hosts.toml in containerd's config_path, which it reads at every pull.
+   */
+  async trustPlainHttpRegistry(host: string): Promise<void> {
+    const dir = join(registryConfigDir(this.layout), host);
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'hosts.toml'),
+      `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+  }
+
+  /**
+   * Command and arguments that run `binary` on the node: its network namespace (where `localhost` is
+   * the node's own, so ports bound there never meet another run's) and its cgroup (stopped with it).
+   */
+  command(binary: string, args: string[]): [string, string[]] {
+    return this.slot.command(binary, args);
   }
 
   /** Creates a namespace and waits until it has what pods need: its default ServiceAccount and root CA. */

@@ -25,10 +25,17 @@ async function kubectl(): Promise<string> {
 }
 
 /** Runs the Tiltfile as `tilt up` would load it against `context`; rejects with its error. */
-async function loadTiltfile(tiltfile: string, context = 'kind-kind'): Promise<Call[]> {
+async function loadTiltfile(
+  tiltfile: string,
+  context = 'kind-kind',
+  env: Record<string, string> = {},
+): Promise<Call[]> {
+  // The build settings (GCO_BUILD_*) only as a test gives them, whatever this process has.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GCO_BUILD_')));
   const out = await runOk(await checker(), ['-kubectl', await kubectl(), '-context', context, tiltfile], {
     cwd: repoRoot,
     timeoutMs: 60_000,
+    env: { ...base, ...env },
   });
   return (JSON.parse(out) as { calls: Call[] }).calls;
 }
@@ -152,18 +159,44 @@ describe('Tiltfile (tilt up, executed without Tilt)', function () {
     }
   });
 
-  it('deploys the development overlay and the samples, to kind clusters only', async () => {
+  it("deploys the development overlay and the samples, to kind clusters and the harness's node only", async () => {
     const rendered = of('kustomize').map((c) => norm(c.args.pathToDir));
     assert.deepEqual(rendered.sort(), ['manifests/dev/samples', 'manifests/overlays/development']);
+    const allowed = async (context: string) =>
+      (await loadTiltfile(join(repoRoot, 'Tiltfile'), context))
+        .filter((c) => c.fn === 'allow_k8s_contexts')
+        .flatMap((c) => asList(c.args.contexts));
     assert.deepEqual(
       of('allow_k8s_contexts').flatMap((c) => asList(c.args.contexts)),
       ['kind-kind'],
     );
-    const elsewhere = await loadTiltfile(join(repoRoot, 'Tiltfile'), 'gke_prod_europe-west1_main');
-    assert.deepEqual(
-      elsewhere.filter((c) => c.fn === 'allow_k8s_contexts'),
-      [],
-    );
+    // The context tilt-ci.test.ts gives the test node.
+    assert.deepEqual(await allowed('gco-test-node'), ['gco-test-node']);
+    assert.deepEqual(await allowed('gke_prod_europe-west1_main'), []);
+  });
+
+  it("builds with Docker's defaults unless told a network and a CA bundle, which goes to the Dockerfiles' secret", async () => {
+    for (const { ref, args } of builds) {
+      assert.equal(args.network, undefined, ref);
+      assert.equal(args.secret, undefined, ref);
+    }
+    const told = (
+      await loadTiltfile(join(repoRoot, 'Tiltfile'), 'kind-kind', {
+        GCO_BUILD_NETWORK: 'host',
+        GCO_BUILD_CA_CERTIFICATES: '/tmp/bundle.pem',
+      })
+    ).filter((c) => c.fn === 'docker_build');
+    assert.equal(told.length, builds.length);
+    for (const { args } of told) {
+      assert.equal(args.network, 'host', args.ref);
+      assert.deepEqual(args.secret, ['id=ca-certificates,src=/tmp/bundle.pem'], args.ref);
+      const dockerfile = await readFile(join(repoRoot, args.context, args.dockerfile), 'utf8');
+      assert.match(
+        dockerfile,
+        /--mount=type=secret,id=ca-certificates\b/,
+        `${args.ref}: its Dockerfile mounts no such secret`,
+      );
+    }
   });
 
   it('builds each image from files that exist and are exactly what its Dockerfile copies', () => {
