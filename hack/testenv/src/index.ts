@@ -55,6 +55,7 @@ export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshGitServerOptions, type SshKeyPair } from './ssh-server.ts';
 export { type TarEntry, tarEntries, tarFiles } from './tar.ts';
 export { removeTempDirs, tempDir } from './temp.ts';
+export { type TiltBinaries, tiltBinaries } from './tilt.ts';
 export {
   invalidAuthors,
   invalidPaths,
@@ -63,4 +64,3 @@ export {
   validPaths,
   validRepositoryUrls,
 } from './validation-cases.ts';
-export { type TiltBinaries, tiltBinaries } from './tilt.ts';
