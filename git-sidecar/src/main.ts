@@ -7,7 +7,7 @@ import { serverTracingInterceptor } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
 import { redactActiveSecrets } from './credentials/credentials.ts';
 import { BatchExecutor } from './jobs/batch-executor.ts';
-import { SidecarMetrics } from './jobs/metrics.ts';
+import { observeState, SidecarMetrics } from './jobs/metrics.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { listen } from './server.ts';
 import { createService } from './service.ts';
@@ -26,22 +26,16 @@ const logger = createLogger({ level: config.logLevel, component: 'git-sidecar', 
 const tracing = await startTracing({ serviceName: 'git-sidecar', logger, redact: redactActiveSecrets });
 const registry = createRegistry();
 
+// Constructed in the order they depend on each other: the store, the metrics the executor records, the
+// executor, the scheduler, and the gauges that read the scheduler's queues and the store when scraped.
+// None of them does anything until the service below hands it a job.
 const store = new CloneStore({
   dataDir: config.dataDir,
   diskBudgetBytes: config.diskBudgetBytes,
   gitTimeoutMs: config.gitTimeoutMs,
   logger,
 });
-let queues: Scheduler | undefined; // the scheduler, once there is one
-const metrics = new SidecarMetrics(registry, { scheduler: () => queues, store });
-// Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
-// asks this server, and must not restart a sidecar that is busy recovering.
-const metricsServer = config.metricsAddress
-  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
-  : undefined;
-const recovered = await store.recover();
-logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
-
+const metrics = new SidecarMetrics(registry);
 const executor = new BatchExecutor({
   store,
   logger,
@@ -65,7 +59,18 @@ const scheduler = new Scheduler({
     }
   },
 });
-queues = scheduler;
+observeState(registry, {
+  queueDepths: () => scheduler.queueDepths(),
+  cloneBytes: () => store.totalBytes(),
+  clones: () => store.count(),
+});
+// Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
+// asks this server, and must not restart a sidecar that is busy recovering.
+const metricsServer = config.metricsAddress
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger })
+  : undefined;
+const recovered = await store.recover();
+logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
 
 const maintenance = startMaintenance({
   store,
