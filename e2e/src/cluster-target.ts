@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { controlPlaneBinDir } from '@gco/testenv';
-import { type E2ETarget, joinUrl, kubectlRunner, operatorNamespace } from './target.ts';
+import { type E2ETarget, joinUrl, kubectlRunner, operatorNamespace } from './e2e-target.ts';
 
 const gitService = 'gco-dev-git-server';
 

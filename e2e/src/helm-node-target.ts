@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { buildImages, Cluster, helmBinary, type RunResult, repoRoot, run, tempDir } from '@gco/testenv';
 import { connectClusterTarget } from './cluster-target.ts';
+import { type E2ETarget, kubectlRunner, operatorNamespace } from './e2e-target.ts';
 import type { NodeTarget } from './node-target.ts';
-import { type E2ETarget, kubectlRunner, operatorNamespace } from './target.ts';
 
 export const chart = join(repoRoot, 'charts/git-change-operator');
 export const release = 'git-change-operator';

@@ -14,7 +14,7 @@ import {
   tempDir,
   waitFor,
 } from '@gco/testenv';
-import { type E2ETarget, joinUrl, kubectlRunner } from './target.ts';
+import { type E2ETarget, joinUrl, kubectlRunner } from './e2e-target.ts';
 
 export async function startLocalTarget(): Promise<E2ETarget> {
   const plane = await sharedControlPlane();

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { type BuiltImages, buildImages, type Cluster, repoRoot, sharedCluster } from '@gco/testenv';
 import { connectClusterTarget } from './cluster-target.ts';
-import { type E2ETarget, kubectlRunner } from './target.ts';
+import { type E2ETarget, kubectlRunner } from './e2e-target.ts';
 
 export interface NodeTarget extends E2ETarget {
   readonly cluster: Cluster;

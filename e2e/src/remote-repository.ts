@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, runOk, tempDir } from '@gco/testenv';
-import type { E2ETarget } from './target.ts';
+import type { E2ETarget } from './e2e-target.ts';
 
 export class RemoteRepository {
   readonly name: string;

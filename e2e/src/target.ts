@@ -11,24 +11,7 @@
  * Service's DNS name inside the cluster, a port-forward outside).
  */
 
-import { type RunResult, run } from '@gco/testenv';
-
-export interface E2ETarget {
-  readonly name: 'local' | 'cluster';
-  /** The real kubectl against the target's API server. */
-  kubectl(args: string[], input?: string): Promise<RunResult>;
-  /** A repository URL as the operator reaches it (what goes into a GitCommit). */
-  operatorUrl(repository: string): string;
-  /** The same repository as the suite reaches it. */
-  suiteUrl(repository: string): string;
-  /** The git server's token (also what the suite puts into credential Secrets). */
-  readonly token: string;
-  /** What to print when something did not happen: the operator's and the sidecar's last log lines. */
-  diagnostics(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-export const operatorNamespace = 'git-change-operator-system';
+import type { E2ETarget } from './e2e-target.ts';
 
 export async function startTarget(): Promise<E2ETarget> {
   const name = process.env.E2E_TARGET ?? 'local';
@@ -36,11 +19,3 @@ export async function startTarget(): Promise<E2ETarget> {
   if (name === 'cluster') return (await import('./cluster-target.ts')).connectClusterTarget();
   throw new Error(`E2E_TARGET=${name}: expected local (the default) or cluster`);
 }
-
-/** kubectl with a kubeconfig; the binary is the one the harness builds unless KUBECTL names another. */
-export function kubectlRunner(kubectlPath: string, kubeconfig: string) {
-  return (args: string[], input?: string) =>
-    run(kubectlPath, args, { input, env: { ...process.env, KUBECONFIG: kubeconfig }, timeoutMs: 180_000 });
-}
-
-export const joinUrl = (base: string, repository: string) => `${base.replace(/\/$/, '')}/${repository}`;

@@ -8,9 +8,9 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { assertExactlyOnce, commitsWithTrailers, repoRoot, reportedExecutions, tempDir, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
+import { operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { operatorNamespace as ns } from '../src/target.ts';
 import { signalContainer } from './container-cgroup.ts';
 
 const burstSize = 20;

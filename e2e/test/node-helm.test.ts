@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { waitFor } from '@gco/testenv';
 import { parseAllDocuments, stringify } from 'yaml';
+import { operatorNamespace as ns } from '../src/e2e-target.ts';
 import { chart, type HelmNodeTarget, release, startHelmNodeTarget, valuesFile } from '../src/helm-node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { operatorNamespace as ns } from '../src/target.ts';
 import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
 

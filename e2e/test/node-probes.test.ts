@@ -9,7 +9,7 @@ import { assertExactlyOnce, commitsWithTrailers, reportedExecutions, waitFor } f
 import { stringify } from 'yaml';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { operatorNamespace as ns } from '../src/target.ts';
+import { operatorNamespace as ns } from '../src/e2e-target.ts';
 import { commandLine, containerPid, freeze, processState, thaw } from './container-process.ts';
 
 const pod = 'git-change-operator-0';

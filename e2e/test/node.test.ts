@@ -7,9 +7,9 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBareRepository, generateSshKey, runOk, SshGitServer, tempDir, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
+import { operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { operatorNamespace as ns } from '../src/target.ts';
 import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
 

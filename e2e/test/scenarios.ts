@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@gco/testenv';
 import { parse, stringify } from 'yaml';
+import { type E2ETarget, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { type E2ETarget, operatorNamespace as ns } from '../src/target.ts';
 
 const today = () => new Date().toISOString().slice(0, 10).replaceAll('-', '');
 const noise = ['resourceVersion', 'uid', 'managedFields', 'creationTimestamp', 'generation', 'selfLink'];

@@ -7,7 +7,7 @@ import { serverTracingInterceptor } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
 import { redactActiveSecrets } from './credentials/credentials.ts';
 import { BatchExecutor } from './jobs/batch-executor.ts';
-import { SidecarMetrics } from './jobs/metrics.ts';
+import { observeState, SidecarMetrics } from './jobs/metrics.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { listen } from './server.ts';
 import { createService } from './service.ts';
@@ -26,29 +26,16 @@ const logger = createLogger({ level: config.logLevel, component: 'git-sidecar', 
 const tracing = await startTracing({ serviceName: 'git-sidecar', logger, redact: redactActiveSecrets });
 const registry = createRegistry();
 
+// Constructed in the order they depend on each other: the store, the metrics the executor records, the
+// executor, the scheduler, and the gauges that read the scheduler's queues and the store when scraped.
+// None of them does anything until the service below hands it a job.
 const store = new CloneStore({
   dataDir: config.dataDir,
   diskBudgetBytes: config.diskBudgetBytes,
   gitTimeoutMs: config.gitTimeoutMs,
   logger,
 });
-let queues: Scheduler | undefined; // the scheduler, once there is one
-const metrics = new SidecarMetrics(registry, { scheduler: () => queues, store });
-/**
- * What /readyz answers (the container's readiness probe): true from the moment the gRPC server listens,
- * which is after every clone on the volume was checked, until a SIGTERM starts the drain. A pod is Ready
- * only with its sidecar ready, so a rolling update waits for the new pod's clones to be checked before it
- * replaces the next replica.
- */
-let serving = false;
-// Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
-// asks this server, and must not restart a sidecar that is busy recovering (/readyz says 503 meanwhile).
-const metricsServer = config.metricsAddress
-  ? await startMetricsServer({ ...config.metricsAddress, registry, logger, ready: () => serving })
-  : undefined;
-const recovered = await store.recover();
-logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
-
+const metrics = new SidecarMetrics(registry);
 const executor = new BatchExecutor({
   store,
   logger,
@@ -72,7 +59,25 @@ const scheduler = new Scheduler({
     }
   },
 });
-queues = scheduler;
+observeState(registry, {
+  queueDepths: () => scheduler.queueDepths(),
+  cloneBytes: () => store.totalBytes(),
+  clones: () => store.count(),
+});
+/**
+ * What /readyz answers (the container's readiness probe): true from the moment the gRPC server listens,
+ * which is after every clone on the volume was checked, until a SIGTERM starts the drain. A pod is Ready
+ * only with its sidecar ready, so a rolling update waits for the new pod's clones to be checked before it
+ * replaces the next replica.
+ */
+let serving = false;
+// Before recovery, which checks every clone and can take minutes on a large volume: the liveness probe
+// asks this server, and must not restart a sidecar that is busy recovering (/readyz says 503 meanwhile).
+const metricsServer = config.metricsAddress
+  ? await startMetricsServer({ ...config.metricsAddress, registry, logger, ready: () => serving })
+  : undefined;
+const recovered = await store.recover();
+logger.info('data directory ready', { dataDir: config.dataDir, clones: recovered.checked, removed: recovered.removed });
 
 const maintenance = startMaintenance({
   store,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createBareRepository, tempDir } from '@gco/testenv';
-import { ObjectStore } from '../src/git/objects.ts';
+import { formatCommit, ObjectStore } from '../src/git/objects.ts';
 import { ExecutionIndexes, maxIndexedCommits } from '../src/jobs/execution-indexes.ts';
 
 describe('git sidecar: execution indexes', () => {
@@ -33,12 +33,14 @@ describe('git sidecar: execution indexes', () => {
     try {
       const base = (await objects.resolveCommit('main')) as string;
       const tree = /^tree (\S+)$/m.exec((await objects.read(base))?.content.toString() ?? '')?.[1] as string;
-      const landed = await objects.writeCommit({
-        tree,
-        parents: [base],
-        author: { name: 'Bench', email: 'bench@example.com', time: 1_700_000_000 },
-        message: 'export\n\nGco-Execution: e-1\n',
-      });
+      const landed = await objects.writeCommit(
+        formatCommit({
+          tree,
+          parents: [base],
+          author: { name: 'Bench', email: 'bench@example.com', time: 1_700_000_000 },
+          message: 'export\n\nGco-Execution: e-1\n',
+        }),
+      );
       const indexes = new ExecutionIndexes(10, 10);
       assert.deepEqual(await indexes.of('main').find(objects, landed, new Set(['e-1'])), new Map([['e-1', landed]]));
       const before = indexes.of('main');

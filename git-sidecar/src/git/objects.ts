@@ -79,6 +79,22 @@ export function parseTree(content: Buffer): TreeEntry[] {
   return entries;
 }
 
+export interface CommitFields {
+  tree: string;
+  parents: string[];
+  author: Signature;
+  message: string;
+}
+
+/** A commit object's bytes: its headers, a blank line, the message. The author is also the committer. */
+export function formatCommit(commit: CommitFields): Buffer {
+  const signature = (s: Signature) => `${s.name} <${s.email}> ${s.time} +0000`;
+  return Buffer.from(
+    `tree ${commit.tree}\n${commit.parents.map((p) => `parent ${p}\n`).join('')}` +
+      `author ${signature(commit.author)}\ncommitter ${signature(commit.author)}\n\n${commit.message}`,
+  );
+}
+
 export class ObjectStore {
   private catFile: BatchProcess | undefined;
   private readonly opts: ObjectStoreOptions;
@@ -142,12 +158,9 @@ export class ObjectStore {
     return this.writeObject('tree', Buffer.concat(parts));
   }
 
-  async writeCommit(commit: { tree: string; parents: string[]; author: Signature; message: string }): Promise<string> {
-    const signature = (s: Signature) => `${s.name} <${s.email}> ${s.time} +0000`;
-    const text =
-      `tree ${commit.tree}\n${commit.parents.map((p) => `parent ${p}\n`).join('')}` +
-      `author ${signature(commit.author)}\ncommitter ${signature(commit.author)}\n\n${commit.message}`;
-    return this.writeObject('commit', Buffer.from(text));
+  /** Writes a commit object given whole (`formatCommit`, then signed or not); returns its oid. */
+  async writeCommit(object: Buffer): Promise<string> {
+    return this.writeObject('commit', object);
   }
 
   /** Writes a loose object (temporary file, then rename) unless it exists already; returns its oid. */

@@ -1,26 +1,27 @@
 /**
- * Runs a batch of jobs for one repository and branch: one fetch, one commit per job in order, one push.
- * When the push is rejected because the branch moved (another cluster, another operator), the batch is
- * fetched again and every job re-applied on the new tip, appends included, after a jittered backoff.
- * Jobs whose execution id is already on the branch report that commit instead (exactly once).
+ * Runs a batch of jobs for one repository and branch: one fetch, one commit per job in order, one push
+ * (`push-loop.ts`, which retries on a moved branch; the commits are `batch-commits.ts`). This module
+ * holds what a batch needs around that: its trace span, its deadline, the job's credentials, the clone,
+ * the phase timings, and the answers (`responses.ts`) once the clone and credentials are let go.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { create } from '@bufbuild/protobuf';
 import type { Logger } from '@gco/common/logger';
 import { inSpan, recordFailure, tracer } from '@gco/common/telemetry';
-import { type CommitResponse, CommitResponseSchema, FileMode, PhaseTimingsSchema } from '@gco/sidecar-api';
+import type { CommitRequest } from '@gco/sidecar-api';
 import { type Attributes, type Span, trace } from '@opentelemetry/api';
-import { materializeCredentials, redactActiveSecrets } from '../credentials/credentials.ts';
-import { Reason, SidecarError } from '../errors.ts';
+import { type CommitSigner, unsigned } from '../commit/signer.ts';
+import { materializeCredentials } from '../credentials/credentials.ts';
+import type { SidecarError } from '../errors.ts';
 import { GitCommandError } from '../git/command.ts';
-import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
-import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
-import { TreeEditor } from '../git/tree-editor.ts';
+import { ObjectStore } from '../git/objects.ts';
+import { type GitContext, remoteDefaultBranch } from '../git/remote.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
-import { ExecutionIndexes } from './execution-indexes.ts';
+import { DefaultBranchCache } from './default-branch-cache.ts';
 import type { Job } from './job.ts';
 import type { SidecarMetrics } from './metrics.ts';
+import { PushLoop } from './push-loop.ts';
+import { batchFailure, respond, type Timings } from './responses.ts';
 
 export interface ExecutorOptions {
   store: CloneStore;
@@ -34,52 +35,22 @@ export interface ExecutorOptions {
   backoff: { initialMs: number; maxMs: number };
   defaultBranchCacheMs: number;
   metrics?: SidecarMetrics;
+  /**
+   * The signer of a batch's commits, from its first job's request (the jobs of a batch share their
+   * request's batch key). Unsigned unless given: no request names a signing key yet (`commit/signer.ts`).
+   */
+  signerFor?: (request: CommitRequest) => CommitSigner;
 }
-
-interface Timings {
-  clone: number;
-  fetch: number;
-  build: number;
-  push: number;
-}
-
-interface JobOutcome {
-  job: Job;
-  sha: string;
-  changed: boolean;
-  alreadyApplied: boolean;
-  error?: SidecarError;
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-
-/** Branches whose contention flag is kept in memory; older ones are forgotten. */
-const maxContendedBranches = 512;
 
 export class BatchExecutor {
   private readonly opts: ExecutorOptions;
-  private readonly defaultBranches = new Map<string, { branch: string; until: number }>();
-  /** Per clone and branch: what was found in its history by execution id. */
-  private readonly indexes: ExecutionIndexes;
-  /** Branches whose last push was rejected: fetch before building, until a push goes through. */
-  private readonly contended = new Set<string>();
+  private readonly defaultBranches: DefaultBranchCache;
+  private readonly pushLoop: PushLoop;
 
   constructor(opts: ExecutorOptions) {
     this.opts = opts;
-    this.indexes = new ExecutionIndexes(opts.executionSearchDepth);
-  }
-
-  /** Jittered exponential backoff: about 50-250 ms at first, growing to the cap. */
-  backoffMs(attempt: number): number {
-    const base = Math.min(this.opts.backoff.maxMs, this.opts.backoff.initialMs * 2 ** (attempt - 1));
-    return Math.min(this.opts.backoff.maxMs, base * (1 + Math.random() * 4));
+    this.defaultBranches = new DefaultBranchCache(opts.defaultBranchCacheMs);
+    this.pushLoop = new PushLoop(opts);
   }
 
   /**
@@ -144,11 +115,25 @@ export class BatchExecutor {
           ? join(this.opts.store.tmpDir, `trace2-${randomBytes(6).toString('hex')}.json`)
           : undefined,
       });
-      const req = first.request;
-      const branch = req.branch || (await this.defaultBranch(first, ctx()));
+      const defaultBranch = () =>
+        this.defaultBranches.get(
+          first.remote.key,
+          async () => (await remoteDefaultBranch(ctx(), first.remote.url)).branch,
+        );
+      const branch = first.request.branch || (await defaultBranch());
       span.setAttribute('gco.branch', branch);
-      const outcome = await this.attempt(jobs, clone, objects, ctx, branch, timings, abort.signal);
-      this.respond(outcome.results, {
+      const outcome = await this.pushLoop.run({
+        jobs,
+        clone,
+        objects,
+        ctx,
+        branch,
+        defaultBranch,
+        signer: this.opts.signerFor?.(first.request) ?? unsigned,
+        phase: (name, attributes, fn) => this.phase(timings, name, attributes, fn),
+        signal: abort.signal,
+      });
+      respond(outcome.results, {
         branch,
         pushed: outcome.pushed,
         createdBranch: outcome.createdBranch,
@@ -159,7 +144,7 @@ export class BatchExecutor {
         timings,
       });
     } catch (error) {
-      const failure = this.toSidecarError(error, abort.signal.aborted);
+      const failure = batchFailure(error, abort.signal.aborted);
       recordFailure(span, failure);
       // A killed git (its own time limit, or the job's deadline) may have left locks behind.
       const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;
@@ -192,253 +177,6 @@ export class BatchExecutor {
       const ms = performance.now() - started;
       timings[name] += Math.round(ms);
       this.opts.metrics?.phase(name, ms);
-    }
-  }
-
-  private async defaultBranch(job: Job, ctx: GitContext): Promise<string> {
-    const cached = this.defaultBranches.get(job.remote.key);
-    if (cached && cached.until > Date.now()) return cached.branch;
-    const { branch } = await remoteDefaultBranch(ctx, job.remote.url);
-    this.defaultBranches.set(job.remote.key, { branch, until: Date.now() + this.opts.defaultBranchCacheMs });
-    return branch;
-  }
-
-  private async attempt(
-    jobs: Job[],
-    clone: Clone,
-    objects: ObjectStore,
-    ctx: () => GitContext,
-    branch: string,
-    timings: Timings,
-    signal: AbortSignal,
-  ) {
-    const req = (jobs[0] as Job).request;
-    const branchKey = `${clone.key}\0${branch}`;
-    for (let attempt = 1; ; attempt++) {
-      // Optimistic: build on the tip we last saw and push without fetching. Pushes are fast-forward
-      // only, so if anyone else moved the branch (and might have landed one of these executions), the
-      // push is rejected and the next attempt fetches. Rebuilds always fetch: their base must be fresh.
-      const known = await objects.resolveCommit(remoteRef(branch));
-      const optimistic = attempt === 1 && !req.rebuildFromBase && known !== undefined && !this.contended.has(branchKey);
-      let tip = known;
-      let baseSha: string | undefined;
-      if (!optimistic) {
-        await this.phase(timings, 'fetch', { 'gco.attempt': attempt }, async () => {
-          const target = await fetchBranch(ctx(), branch, clone.partial);
-          if (target.filterRefused && clone.partial) {
-            this.opts.logger.info('the server refuses partial clone: this clone is now a full clone', {
-              clone: clone.key,
-            });
-            await this.opts.store.markFull(clone);
-          }
-          tip = target.found ? await objects.resolveCommit(remoteRef(branch)) : undefined;
-          if (!tip || req.rebuildFromBase)
-            baseSha = await this.baseTip(jobs[0] as Job, clone, objects, ctx, branch, tip);
-        });
-      }
-
-      const parent = req.rebuildFromBase ? baseSha : (tip ?? baseSha);
-      const results = await this.phase(timings, 'build', { 'gco.attempt': attempt, 'gco.optimistic': optimistic }, () =>
-        this.build(jobs, objects, branchKey, tip, parent),
-      );
-
-      // A head this execution names for the first time that exists already, without this execution's
-      // commit, is someone else's work (another pull request under the same name): never replaced.
-      if (req.rebuildFromBase && req.newBranch && tip && !results.every((r) => r.alreadyApplied)) {
-        throw new SidecarError(
-          Reason.BRANCH_EXISTS,
-          `branch ${branch} already exists with commits of another execution, and this job was to create it`,
-        );
-      }
-      const head = results.filter((r) => r.changed).at(-1)?.sha;
-      if (!head) {
-        // "Nothing to do" judged on a tip we did not fetch may be stale (the branch may have moved
-        // away from this content): only a fetched tip can say so.
-        if (optimistic) continue;
-        return { results, pushed: false, createdBranch: false, attempts: attempt, baseSha };
-      }
-      // An optimistic push leases the tip it built on, so a branch reset behind our back (not only one
-      // moved ahead) is refused rather than fast-forwarded over.
-      const lease = req.rebuildFromBase ? (tip ?? '') : optimistic ? known : undefined;
-      const pushed = await this.phase(timings, 'push', { 'gco.attempt': attempt }, async (span) => {
-        const result = await push(ctx(), head, branch, lease);
-        if (!result.ok) span.setAttribute('gco.push.rejected', result.reason);
-        return result;
-      });
-      if (pushed.ok) {
-        if (!optimistic) this.contended.delete(branchKey);
-        return { results, pushed: true, createdBranch: !tip, attempts: attempt, baseSha };
-      }
-      // The branch moved: fetch first on the next attempts and batches, until a push goes through.
-      this.contended.add(branchKey);
-      if (this.contended.size > maxContendedBranches)
-        this.contended.delete(this.contended.values().next().value as string);
-      this.opts.metrics?.pushRetried(pushed.reason);
-      if (signal.aborted)
-        throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);
-      if (attempt >= this.opts.maxPushAttempts) {
-        throw new SidecarError(
-          Reason.CONFLICT_UNRESOLVABLE,
-          `branch ${branch} kept moving: the push was rejected ${attempt} times`,
-        );
-      }
-      this.opts.logger.debug('branch moved; fetching and applying again', { branch, attempt, reason: pushed.reason });
-      if (!optimistic) await sleep(this.backoffMs(attempt), signal);
-      if (signal.aborted) throw new SidecarError(Reason.TIMEOUT, 'the deadline passed while retrying the push');
-    }
-  }
-
-  /** The tip of the branch a missing (or rebuilt) branch starts from; undefined in an empty repository. */
-  private async baseTip(
-    job: Job,
-    clone: Clone,
-    objects: ObjectStore,
-    ctx: () => GitContext,
-    branch: string,
-    tip: string | undefined,
-  ): Promise<string | undefined> {
-    const baseBranch = job.request.baseBranch || (await this.defaultBranch(job, ctx()));
-    if (baseBranch === branch) return tip;
-    const base = await fetchBranch(ctx(), baseBranch, clone.partial);
-    if (base.found) return objects.resolveCommit(remoteRef(baseBranch));
-    if ((await remoteDefaultBranch(ctx(), job.remote.url)).empty) return undefined;
-    throw new SidecarError(
-      Reason.BRANCH_NOT_FOUND,
-      `branch ${branch} does not exist and its base branch ${baseBranch} does not exist either`,
-    );
-  }
-
-  /** Makes one commit per job, in order, each on the previous one. */
-  private async build(
-    jobs: Job[],
-    objects: ObjectStore,
-    branchKey: string,
-    tip: string | undefined,
-    parent: string | undefined,
-  ): Promise<JobOutcome[]> {
-    const ids = new Set(jobs.map((j) => j.request.executionId));
-    // The oldest branches are forgotten (each pull request has its own head).
-    const index = this.indexes.of(branchKey);
-    const landed = tip ? await index.find(objects, tip, ids) : new Map<string, string>();
-    const results: JobOutcome[] = [];
-    const madeHere = new Map<string, string>();
-    let current = parent;
-    let currentTree = current ? await this.treeOf(objects, current) : undefined;
-    const now = Math.floor(Date.now() / 1000);
-    for (const job of jobs) {
-      const id = job.request.executionId;
-      const previous = landed.get(id) ?? madeHere.get(id);
-      if (previous) {
-        results.push({ job, sha: previous, changed: false, alreadyApplied: true });
-        continue;
-      }
-      try {
-        const editor = new TreeEditor(objects, currentTree);
-        await applyOperations(editor, job);
-        const tree = await editor.write();
-        if (tree === (currentTree ?? emptyTreeOid)) {
-          results.push({ job, sha: current ?? '', changed: false, alreadyApplied: false });
-          continue;
-        }
-        const req = job.request;
-        const sha = await objects.writeCommit({
-          tree,
-          parents: current ? [current] : [],
-          author: { name: req.author?.name ?? '', email: req.author?.email ?? '', time: now },
-          message: commitMessage(req.message, { source: req.source, execution: id }),
-        });
-        madeHere.set(id, sha);
-        current = sha;
-        currentTree = tree;
-        results.push({ job, sha, changed: true, alreadyApplied: false });
-      } catch (error) {
-        if (error instanceof SidecarError && !error.retryable) {
-          // This job's own input is wrong (a path clash): it fails alone, the batch goes on.
-          results.push({ job, sha: '', changed: false, alreadyApplied: false, error });
-          continue;
-        }
-        throw error;
-      }
-    }
-    return results;
-  }
-
-  private async treeOf(objects: ObjectStore, commit: string): Promise<string> {
-    const object = await objects.read(commit);
-    const match = object && /^tree ([0-9a-f]+)$/m.exec(object.content.toString());
-    if (!match?.[1]) throw new Error(`commit ${commit} is missing from the clone`);
-    return match[1];
-  }
-
-  private respond(
-    results: JobOutcome[],
-    batch: {
-      branch: string;
-      pushed: boolean;
-      createdBranch: boolean;
-      attempts: number;
-      baseSha: string | undefined;
-      batchSize: number;
-      started: number;
-      timings: Timings;
-    },
-  ): void {
-    const finished = Date.now();
-    for (const r of results) {
-      if (r.error) {
-        r.job.reject(r.error);
-        continue;
-      }
-      const response: CommitResponse = create(CommitResponseSchema, {
-        commitSha: r.sha,
-        changed: r.changed,
-        pushed: batch.pushed && r.changed,
-        alreadyApplied: r.alreadyApplied,
-        attempts: batch.attempts,
-        branch: batch.branch,
-        createdBranch: batch.createdBranch && r.changed,
-        batchSize: batch.batchSize,
-        baseSha: batch.baseSha ?? '',
-        timings: create(PhaseTimingsSchema, {
-          queueMs: Math.max(0, batch.started - r.job.enqueuedAt),
-          cloneMs: batch.timings.clone,
-          fetchMs: batch.timings.fetch,
-          buildMs: batch.timings.build,
-          pushMs: batch.timings.push,
-          totalMs: finished - r.job.enqueuedAt,
-        }),
-      });
-      r.job.resolve(response);
-    }
-  }
-
-  private toSidecarError(error: unknown, deadlinePassed: boolean): SidecarError {
-    if (error instanceof SidecarError) {
-      return new SidecarError(error.reason, redactActiveSecrets(error.message), { retryable: error.retryable });
-    }
-    if (deadlinePassed) return new SidecarError(Reason.TIMEOUT, 'the job deadline passed');
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof GitCommandError && error.result.timedOut) {
-      return new SidecarError(Reason.TIMEOUT, redactActiveSecrets(message));
-    }
-    return new SidecarError(Reason.UNAVAILABLE, redactActiveSecrets(message));
-  }
-}
-
-async function applyOperations(editor: TreeEditor, job: Job): Promise<void> {
-  for (const op of job.request.operations) {
-    const content = Buffer.from(op.content);
-    if (op.mode === FileMode.DELETE) {
-      await editor.deleteFile(op.path);
-    } else if (op.mode === FileMode.APPEND) {
-      const existing = (await editor.readFile(op.path)) ?? Buffer.alloc(0);
-      const parts = [existing];
-      if (existing.length > 0 && existing.at(-1) !== 0x0a) parts.push(Buffer.from('\n'));
-      if (op.yamlDocument) parts.push(Buffer.from('---\n'));
-      parts.push(content);
-      await editor.writeFile(op.path, Buffer.concat(parts));
-    } else {
-      await editor.writeFile(op.path, content);
     }
   }
 }

@@ -8,10 +8,51 @@ import { secondsBuckets } from '@gco/common/telemetry';
 import type { CommitResponse } from '@gco/sidecar-api';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { Reason } from '../errors.ts';
-import type { CloneStore } from '../store/clone-store.ts';
 import type { Job } from './job.ts';
-import type { Scheduler } from './scheduler.ts';
 
+/** What the state gauges read at each scrape (the scheduler's queues, the clone store). */
+export interface ObservedState {
+  /** Jobs waiting, by repository (normalized URL), for the repositories that have any. */
+  queueDepths(): ReadonlyMap<string, number>;
+  cloneBytes(): number;
+  clones(): number;
+}
+
+/**
+ * The gauges of the sidecar's state, read when scraped: registered once the scheduler and the clone
+ * store exist, so neither has to exist before the metrics the executor records.
+ */
+export function observeState(registry: Registry, state: ObservedState): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'gco_queue_depth',
+    help: 'Jobs waiting, by repository.',
+    labelNames: ['repository'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [repository, depth] of state.queueDepths()) this.set({ repository }, depth);
+    },
+  });
+  new Gauge({
+    name: 'gco_clone_cache_bytes',
+    help: 'Bytes on disk of the persistent clones.',
+    registers,
+    collect() {
+      this.set(state.cloneBytes());
+    },
+  });
+  new Gauge({
+    name: 'gco_clones',
+    help: 'Persistent clones on disk.',
+    registers,
+    collect() {
+      this.set(state.clones());
+    },
+  });
+}
+
+/** What happens in the sidecar: jobs, batches, git phases, push retries, lazy fetches. */
 export class SidecarMetrics {
   private readonly jobs: Counter<'result'>;
   private readonly phases: Histogram<'phase'>;
@@ -20,7 +61,7 @@ export class SidecarMetrics {
   private readonly queueWait: Histogram;
   private readonly lazyFetches: Counter;
 
-  constructor(registry: Registry, sources: { scheduler: () => Scheduler | undefined; store: CloneStore }) {
+  constructor(registry: Registry) {
     const registers = [registry];
     this.jobs = new Counter({
       name: 'gco_sidecar_jobs_total',
@@ -57,32 +98,6 @@ export class SidecarMetrics {
       name: 'gco_lazy_blob_fetches_total',
       help: 'Fetches git made on its own for blobs missing from a blobless clone (old contents of appended files).',
       registers,
-    });
-    new Gauge({
-      name: 'gco_queue_depth',
-      help: 'Jobs waiting, by repository.',
-      labelNames: ['repository'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [repository, depth] of sources.scheduler()?.queueDepths() ?? []) this.set({ repository }, depth);
-      },
-    });
-    new Gauge({
-      name: 'gco_clone_cache_bytes',
-      help: 'Bytes on disk of the persistent clones.',
-      registers,
-      collect() {
-        this.set(sources.store.totalBytes());
-      },
-    });
-    new Gauge({
-      name: 'gco_clones',
-      help: 'Persistent clones on disk.',
-      registers,
-      collect() {
-        this.set(sources.store.count());
-      },
     });
     for (const phase of ['clone', 'fetch', 'build', 'push']) this.phases.zero({ phase });
     this.lazyFetches.inc(0);

@@ -9,11 +9,15 @@ import { toBinary } from '@bufbuild/protobuf';
 import { type CommitRequest, CredentialsSchema } from '@gco/sidecar-api';
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { Reason, SidecarError } from '../errors.ts';
-import type { BatchExecutor } from './batch-executor.ts';
 import type { Job } from './job.ts';
 
+/** Runs a batch to its end, settling every job of it (the batch executor). */
+export interface BatchRunner {
+  run(batch: Job[]): Promise<void>;
+}
+
 export interface SchedulerOptions {
-  executor: BatchExecutor;
+  executor: BatchRunner;
   /** Repositories worked on at once. */
   concurrency: number;
   /** Jobs per batch at most. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createRegistry } from '@gco/common/telemetry';
-import { SidecarMetrics } from '@gco/git-sidecar/metrics';
+import { observeState, SidecarMetrics } from '@gco/git-sidecar/metrics';
 import { ExecutionMetrics } from '@gco/operator/execution-metrics';
 import { RuntimeMetrics } from '@gco/operator/runtime-metrics';
 import { type ControlPlane, repoRoot, sharedControlPlane } from '@gco/testenv';
@@ -111,12 +111,8 @@ describe('manifests (kustomize)', function () {
     new RuntimeMetrics(registry);
     RuntimeMetrics.leader(registry, () => true);
     new ExecutionMetrics(registry);
-    new SidecarMetrics(registry, {
-      scheduler: () => undefined,
-      store: { totalBytes: () => 0, count: () => 0 } as unknown as ConstructorParameters<
-        typeof SidecarMetrics
-      >[1]['store'],
-    });
+    new SidecarMetrics(registry);
+    observeState(registry, { queueDepths: () => new Map(), cloneBytes: () => 0, clones: () => 0 });
     const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
     const alerts = rule.spec.groups.flatMap((g: any) => g.rules);
     assert.ok(alerts.length >= 5);
