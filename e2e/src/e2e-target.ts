@@ -3,6 +3,7 @@
  * `target.ts` (which chooses a target) and the targets, so that neither imports the other back.
  */
 
+import assert from 'node:assert/strict';
 import { type RunResult, run } from '@gco/testenv';
 
 export interface E2ETarget {
@@ -29,3 +30,10 @@ export function kubectlRunner(kubectlPath: string, kubeconfig: string) {
 }
 
 export const joinUrl = (base: string, repository: string) => `${base.replace(/\/$/, '')}/${repository}`;
+
+/** kubectl on a target that must succeed: its stdout, or a failure that shows the command and its stderr. */
+export async function kubectlOk(target: E2ETarget, args: string[], input?: string): Promise<string> {
+  const r = await target.kubectl(args, input);
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}

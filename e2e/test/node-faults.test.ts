@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { assertExactlyOnce, commitsWithTrailers, repoRoot, reportedExecutions, tempDir, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
-import { operatorNamespace as ns } from '../src/e2e-target.ts';
+import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { signalContainer } from './container-cgroup.ts';
@@ -21,11 +21,7 @@ describe('e2e on a real node: manifests/overlays/production (two replicas) under
   this.timeout(300_000);
   let target: NodeTarget;
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await target.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => kubectlOk(target, args, input);
   const isReady = (o: any) => (o.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
   const operatorPods = async (): Promise<any[]> =>
     JSON.parse(await kubectl(['get', 'pods', '-n', ns, '-l', app, '-o', 'json'])).items;

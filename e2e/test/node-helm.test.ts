@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { waitFor } from '@gco/testenv';
 import { parseAllDocuments, stringify } from 'yaml';
-import { operatorNamespace as ns } from '../src/e2e-target.ts';
+import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { chart, type HelmNodeTarget, release, startHelmNodeTarget, valuesFile } from '../src/helm-node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { podMemory } from './container-cgroup.ts';
@@ -31,11 +31,7 @@ describe("e2e on a real node: the users' scenarios against a helm install of cha
     { startTimeoutMs: 3_600_000 },
   );
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await target.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => kubectlOk(target, args, input);
   async function helm(args: string[]): Promise<string> {
     const r = await target.helm(args);
     assert.equal(r.code, 0, `helm ${args.join(' ')}: ${r.stderr}\n${await target.diagnostics()}`);

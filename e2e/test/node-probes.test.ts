@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { assertExactlyOnce, commitsWithTrailers, reportedExecutions, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
+import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
-import { operatorNamespace as ns } from '../src/e2e-target.ts';
 import { commandLine, containerPid, freeze, processState, thaw } from './container-process.ts';
 
 const pod = 'git-change-operator-0';
@@ -23,11 +23,7 @@ describe('e2e on a real node: the probes of manifests/overlays/e2e failing and r
   /** Processes this file froze and the kubelet has not killed yet: thawed whatever happens. */
   const frozen = new Set<number>();
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await target.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => kubectlOk(target, args, input);
   const getPod = async (): Promise<any> => JSON.parse(await kubectl(['get', 'pod', pod, '-n', ns, '-o', 'json']));
   const condition = (p: any, type: string) => (p.status?.conditions ?? []).find((c: any) => c.type === type);
   const isReady = (p: any) => condition(p, 'Ready')?.status === 'True';

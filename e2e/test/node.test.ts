@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBareRepository, generateSshKey, runOk, SshGitServer, tempDir, waitFor } from '@gco/testenv';
 import { stringify } from 'yaml';
-import { operatorNamespace as ns } from '../src/e2e-target.ts';
+import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { podMemory } from './container-cgroup.ts';
@@ -29,11 +29,7 @@ describe("e2e on a real node: the users' scenarios against manifests/overlays/e2
     { startTimeoutMs: 3_600_000 },
   );
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await target.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => kubectlOk(target, args, input);
   const getPod = async () => JSON.parse(await kubectl(['get', 'pod', pod, '-n', ns, '-o', 'json']));
   const isReady = (p: any) => (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 

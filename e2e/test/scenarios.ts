@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@gco/testenv';
 import { parse, stringify } from 'yaml';
-import { type E2ETarget, operatorNamespace as ns } from '../src/e2e-target.ts';
+import { type E2ETarget, kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 
 const today = () => new Date().toISOString().slice(0, 10).replaceAll('-', '');
@@ -40,11 +40,7 @@ export function scenarios(startTarget: () => Promise<E2ETarget>, opts: { startTi
   const repos = new Map<string, RemoteRepository>();
   const repo = (name: string) => repos.get(name) as RemoteRepository;
 
-  async function kubectl(args: string[], input?: string): Promise<string> {
-    const r = await target.kubectl(args, input);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
+  const kubectl = (args: string[], input?: string) => kubectlOk(target, args, input);
   const apply = (objects: unknown[]) =>
     kubectl(['apply', '-f', '-'], objects.map((o) => (typeof o === 'string' ? o : stringify(o))).join('---\n'));
 
