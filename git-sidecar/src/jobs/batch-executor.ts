@@ -12,7 +12,8 @@ import { inSpan, recordFailure, tracer } from '@gco/common/telemetry';
 import { type CommitResponse, CommitResponseSchema, FileMode, PhaseTimingsSchema } from '@gco/sidecar-api';
 import { type Attributes, type Span, trace } from '@opentelemetry/api';
 import { materializeCredentials, redactActiveSecrets } from '../credentials/credentials.ts';
-import { Reason, SidecarError } from '../errors.ts';
+import { Category, Reason, SidecarError } from '../errors.ts';
+import { explainFailure } from '../failure-messages.ts';
 import { GitCommandError } from '../git/command.ts';
 import { emptyTreeOid, ObjectStore } from '../git/objects.ts';
 import { commitMessage, fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
@@ -159,7 +160,13 @@ export class BatchExecutor {
         timings,
       });
     } catch (error) {
-      const failure = this.toSidecarError(error, abort.signal.aborted);
+      const failure = (
+        await explainFailure(error, {
+          remote: first.remote,
+          credentials: first.request.repository?.credentials,
+          deadlinePassed: abort.signal.aborted,
+        })
+      ).redacted(redactActiveSecrets);
       recordFailure(span, failure);
       // A killed git (its own time limit, or the job's deadline) may have left locks behind.
       const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;
@@ -352,7 +359,7 @@ export class BatchExecutor {
         currentTree = tree;
         results.push({ job, sha, changed: true, alreadyApplied: false });
       } catch (error) {
-        if (error instanceof SidecarError && !error.retryable) {
+        if (error instanceof SidecarError && error.category === Category.PERMANENT) {
           // This job's own input is wrong (a path clash): it fails alone, the batch goes on.
           results.push({ job, sha: '', changed: false, alreadyApplied: false, error });
           continue;
@@ -410,18 +417,6 @@ export class BatchExecutor {
       });
       r.job.resolve(response);
     }
-  }
-
-  private toSidecarError(error: unknown, deadlinePassed: boolean): SidecarError {
-    if (error instanceof SidecarError) {
-      return new SidecarError(error.reason, redactActiveSecrets(error.message), { retryable: error.retryable });
-    }
-    if (deadlinePassed) return new SidecarError(Reason.TIMEOUT, 'the job deadline passed');
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof GitCommandError && error.result.timedOut) {
-      return new SidecarError(Reason.TIMEOUT, redactActiveSecrets(message));
-    }
-    return new SidecarError(Reason.UNAVAILABLE, redactActiveSecrets(message));
   }
 }
 
