@@ -333,7 +333,7 @@ describe('git sidecar: resilience', function () {
       const error = await expectFailure(
         client.commit(commitRequest({ url: 'http://127.0.0.1:9/nothing.git', ops: [{ path: 'x', content: 'x' }] })),
         Reason.UNAVAILABLE,
-        /^could not connect to 127\.0\.0\.1:9 for http:\/\/127\.0\.0\.1:9\/nothing\.git \(.*\): check the URL's host and port/,
+        /could not connect to 127\.0\.0\.1:9 for http:\/\/127\.0\.0\.1:9\/nothing\.git \(.*\): check the URL's host and port/,
       );
       assert.equal(failureOf(error)?.category, Category.TRANSIENT);
     } finally {
