@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Failure_Category as Category,
@@ -170,6 +171,23 @@ describe('git sidecar: failures say what failed and what to do', function () {
     );
   });
 
+  it("a push the server's hook refuses: what it said, and where to look", async () => {
+    const gitDir = join(root, 'repos', 'guarded.git');
+    await createBareRepository(gitDir, { files: 1 });
+    const hook = join(gitDir, 'hooks', 'pre-receive');
+    await mkdir(join(gitDir, 'hooks'), { recursive: true });
+    await writeFile(hook, '#!/bin/sh\necho "main is protected: changes go through review"\nexit 1\n', { mode: 0o755 });
+    const refused = await failure(
+      { url: http.url('guarded.git'), credentials: tokenCredentials(token, origin), ops },
+      Reason.PUSH_REJECTED,
+    );
+    assert.equal(refused.category, Category.PERMANENT);
+    assert.equal(
+      refused.message,
+      "the server refused the push to main (pre-receive hook declined: main is protected: changes go through review): see the server's rules for this branch (protected branch, required reviews, hooks), or write to another branch",
+    );
+  });
+
   it('a crashing git is INTERNAL: said to be a bug, logged as an error with its stack; other repositories go on', async () => {
     const crash = await failure(
       { url: http.url('crash-r.git'), credentials: tokenCredentials(token, origin), ops },
@@ -196,7 +214,7 @@ describe('git sidecar: failures say what failed and what to do', function () {
   });
 
   it('puts no credential in any message or log line', async () => {
-    assert.ok(messages.length >= 9, `${messages.length} messages checked`);
+    assert.ok(messages.length >= 10, `${messages.length} messages checked`);
     const keyBody = ssh.clientKey.privateKey.split('\n').filter((l) => l && !l.startsWith('-----'))[1] ?? '';
     assert.ok(keyBody.length > 20);
     const logs = await sidecar.logs();
