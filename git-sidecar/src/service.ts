@@ -16,7 +16,8 @@ import {
 } from '@gco/sidecar-api';
 import { context, trace } from '@opentelemetry/api';
 import { materializeCredentials, redactActiveSecrets } from './credentials/credentials.ts';
-import { Reason, SidecarError } from './errors.ts';
+import { asSidecarError, Category, connectCodes, Reason } from './errors.ts';
+import { explainFailure } from './failure-messages.ts';
 import { remoteDefaultBranch } from './git/remote.ts';
 import type { SidecarMetrics } from './jobs/metrics.ts';
 import { batchKey, type Scheduler } from './jobs/scheduler.ts';
@@ -36,29 +37,32 @@ export interface ServiceOptions {
   metrics?: SidecarMetrics;
 }
 
-const codes: Record<Reason, Code> = {
-  [Reason.UNSPECIFIED]: Code.Unknown,
-  [Reason.AUTHENTICATION_REJECTED]: Code.Unauthenticated,
-  [Reason.REPOSITORY_NOT_FOUND]: Code.NotFound,
-  [Reason.INVALID_PATH]: Code.InvalidArgument,
-  [Reason.CONFLICT_UNRESOLVABLE]: Code.Aborted,
-  [Reason.TIMEOUT]: Code.DeadlineExceeded,
-  [Reason.UNAVAILABLE]: Code.Unavailable,
-  [Reason.INVALID_ARGUMENT]: Code.InvalidArgument,
-  [Reason.HOST_KEY_REJECTED]: Code.FailedPrecondition,
-  [Reason.BRANCH_NOT_FOUND]: Code.FailedPrecondition,
-  [Reason.BRANCH_EXISTS]: Code.AlreadyExists,
-  [Reason.CERTIFICATE_REJECTED]: Code.FailedPrecondition,
-};
-
+/** Any error as the Connect error the caller gets: its Failure detail, scrubbed of the secrets in flight. */
 export function toConnectError(error: unknown): ConnectError {
-  const failure =
-    error instanceof SidecarError
-      ? error
-      : new SidecarError(Reason.UNAVAILABLE, error instanceof Error ? error.message : String(error));
-  return new ConnectError(redactActiveSecrets(failure.message), codes[failure.reason], undefined, [
-    { desc: FailureSchema, value: create(FailureSchema, { reason: failure.reason, retryable: failure.retryable }) },
+  const failure = asSidecarError(error).redacted(redactActiveSecrets);
+  return new ConnectError(failure.message, connectCodes[failure.reason], undefined, [
+    {
+      desc: FailureSchema,
+      value: create(FailureSchema, { reason: failure.reason, category: failure.category, message: failure.message }),
+    },
   ]);
+}
+
+/** A failed call in the log: a warning, or for an internal error (a bug) an error with the stack. */
+function logFailure(logger: Logger, error: unknown, connectError: ConnectError, fields: Record<string, unknown> = {}) {
+  const failure = asSidecarError(error);
+  const line = {
+    ...fields,
+    code: Code[connectError.code],
+    reason: Reason[failure.reason],
+    error: connectError.rawMessage,
+  };
+  if (failure.category === Category.INTERNAL) {
+    const cause = failure.cause instanceof Error ? failure.cause : failure;
+    logger.error('job failed', { ...line, stack: cause.stack ?? '' });
+  } else {
+    logger.warn('job failed', line);
+  }
 }
 
 function deadlineOf(ctx: HandlerContext, fallbackMs: number): number {
@@ -109,11 +113,8 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
         return response;
       } catch (error) {
         const connectError = toConnectError(error);
-        opts.metrics?.jobFailed(error instanceof SidecarError ? error.reason : Reason.UNAVAILABLE);
-        logger.warn('job failed', {
-          code: Code[connectError.code],
-          error: connectError.rawMessage,
-        });
+        opts.metrics?.jobFailed(asSidecarError(error).reason);
+        logFailure(logger, error, connectError);
         throw connectError;
       }
     },
@@ -126,11 +127,15 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
           const timeoutMs = Math.min(opts.gitTimeoutMs, deadlineOf(ctx, opts.defaultJobTimeoutMs) - Date.now());
           const result = await remoteDefaultBranch({ env: credentials.env, timeoutMs, signal: ctx.signal }, remote.url);
           return create(ResolveDefaultBranchResponseSchema, result);
+        } catch (error) {
+          throw await explainFailure(error, { remote, credentials: req.repository?.credentials });
         } finally {
           await credentials.dispose();
         }
       } catch (error) {
-        throw toConnectError(error);
+        const connectError = toConnectError(error);
+        if (asSidecarError(error).category === Category.INTERNAL) logFailure(opts.logger, error, connectError);
+        throw connectError;
       }
     },
 

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { createSidecarClient, failureOf, Failure_Reason as Reason, type SidecarClient } from '@gco/sidecar-api';
+import {
+  Failure_Category as Category,
+  createSidecarClient,
+  failureOf,
+  Failure_Reason as Reason,
+  type SidecarClient,
+} from '@gco/sidecar-api';
 import {
   commitCount,
   createBareRepository,
@@ -398,10 +404,10 @@ describe('git sidecar: commits over the real socket to a real smart-HTTP server'
     await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', 'refs/heads/refs/heads/main', head]);
     const error = await expectFailure(
       client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] })),
-      Reason.CONFLICT_UNRESOLVABLE,
+      Reason.PUSH_REJECTED,
       /delete it on the remote \(git push <remote> --delete refs\/heads\/refs\/heads\/main\)/,
     );
-    assert.equal(failureOf(error)?.retryable, false, 'permanent: no retry can fix it');
+    assert.equal(failureOf(error)?.category, Category.PERMANENT, 'permanent: no retry can fix it');
     await runOk('git', [`--git-dir=${repo.gitDir}`, 'update-ref', '-d', 'refs/heads/refs/heads/main']);
     await client.commit(commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'x', content: 'x' }] }));
     assert.equal(await fileAt(repo.gitDir, 'main', 'x'), 'x');

@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CommitResponse, createSidecarClient, failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
+import {
+  Failure_Category as Category,
+  type CommitResponse,
+  createSidecarClient,
+  failureOf,
+  Failure_Reason as Reason,
+} from '@gco/sidecar-api';
 import {
   createBareRepository,
   executionsOn,
@@ -320,15 +326,16 @@ describe('git sidecar: resilience', function () {
     }
   });
 
-  it('reports an unreachable remote as UNAVAILABLE, retryable', async () => {
+  it('reports an unreachable remote as UNAVAILABLE, transient, saying which host it could not reach', async () => {
     const sidecar = await startSidecar();
     try {
       const client = createSidecarClient({ socketPath: sidecar.socketPath });
       const error = await expectFailure(
         client.commit(commitRequest({ url: 'http://127.0.0.1:9/nothing.git', ops: [{ path: 'x', content: 'x' }] })),
         Reason.UNAVAILABLE,
+        /could not connect to 127\.0\.0\.1:9 for http:\/\/127\.0\.0\.1:9\/nothing\.git \(.*\): check the URL's host and port/,
       );
-      assert.equal(failureOf(error)?.retryable, true);
+      assert.equal(failureOf(error)?.category, Category.TRANSIENT);
     } finally {
       await sidecar.stop();
     }

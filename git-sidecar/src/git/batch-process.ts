@@ -4,6 +4,7 @@
  * which is most of the cost of a commit into a big tree.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { Reason, SidecarError } from '../errors.ts';
 import { baseEnvironment } from './command.ts';
 
 type Parser<T> = (buffer: Buffer) => { value: T; consumed: number } | undefined;
@@ -39,9 +40,18 @@ export class BatchProcess {
     });
     this.child.stdin.on('error', () => {});
     this.child.on('error', (error) => this.fail(error));
-    this.child.on('close', (code) => this.fail(new Error(`${this.name} exited with ${code}: ${this.stderr.trim()}`)));
+    this.child.on('close', (code, signal) =>
+      this.fail(
+        new Error(
+          `${this.name} ${code === null ? `was killed by ${signal}` : `exited with ${code}`}: ${this.stderr.trim() || 'no message from git'}`,
+        ),
+      ),
+    );
     // A hard limit for the whole life of the process: a batch never outlives its job's deadline.
-    this.timer = setTimeout(() => this.kill(new Error(`${this.name} timed out`)), opts.timeoutMs);
+    this.timer = setTimeout(
+      () => this.kill(new SidecarError(Reason.TIMEOUT, `${this.name} did not finish within its time limit`)),
+      opts.timeoutMs,
+    );
   }
 
   request<T>(input: string | Buffer, parse: Parser<T>): Promise<T> {

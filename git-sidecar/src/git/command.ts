@@ -8,6 +8,8 @@ import { once } from 'node:events';
 
 export interface GitResult {
   code: number | null;
+  /** The signal that ended git (a crash, or our kill on timeout), when it did not exit. */
+  signal: NodeJS.Signals | null;
   stdout: Buffer;
   stderr: string;
   timedOut: boolean;
@@ -50,7 +52,7 @@ export class GitCommandError extends Error {
     super(
       result.timedOut
         ? `git ${command} timed out`
-        : `git ${command} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+        : `git ${command} ${result.code === null ? `was killed by ${result.signal}` : `exited with ${result.code}`}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
     );
     this.args = args;
     this.result = result;
@@ -81,8 +83,8 @@ export async function git(args: string[], options: GitOptions): Promise<GitResul
   const onAbort = () => kill();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const [code] = (await once(child, 'close')) as [number | null];
-    return { code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString(), timedOut };
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    return { code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString(), timedOut };
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

@@ -17,6 +17,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate as deflateCallback } from 'node:zlib';
+import { Reason, SidecarError } from '../errors.ts';
 import { BatchProcess, parseLine } from './batch-process.ts';
 
 const deflate = promisify(deflateCallback);
@@ -131,7 +132,10 @@ export class ObjectStore {
 
   async readBlob(oid: string): Promise<Buffer> {
     const object = await this.read(oid);
-    if (object?.type !== 'blob') throw new Error(`blob ${oid} could not be read (nor fetched from the remote)`);
+    if (object?.type !== 'blob') {
+      // In a blobless clone git fetches it on demand: the remote did not give it.
+      throw new SidecarError(Reason.UNAVAILABLE, `blob ${oid} could not be read, nor fetched from the remote`);
+    }
     return (object as GitObject).content;
   }
 

@@ -110,19 +110,25 @@ export async function push(ctx: GitContext, sha: string, branch: string, lease?:
   // makes git's name for the target ambiguous; no retry can fix that, and git's words do not say what to do.
   if (/dst refspec \S+ matches more than one/.test(text)) {
     throw new SidecarError(
-      Reason.CONFLICT_UNRESOLVABLE,
+      Reason.PUSH_REJECTED,
       `pushing to ${branch}: the remote has another ref that git also reads as refs/heads/${branch} ` +
         `(such as refs/heads/refs/heads/${branch}); delete it on the remote ` +
         `(git push <remote> --delete refs/heads/refs/heads/${branch}) and the next attempt will push`,
-      { retryable: false },
     );
   }
   const rejected = /\[remote rejected\] \(([^)]*)\)|\[rejected\] \(([^)]*)\)/.exec(text);
   if (rejected) {
+    const said = text
+      .split('\n')
+      .filter((l) => /^remote: /.test(l.trim()))
+      .map((l) => l.trim().replace(/^remote: /, ''))
+      .filter(Boolean)
+      .slice(0, 3)
+      .join(' ');
     throw new SidecarError(
-      Reason.CONFLICT_UNRESOLVABLE,
-      `pushing to ${branch} was rejected: ${rejected[1] ?? rejected[2]}`,
-      { retryable: false },
+      Reason.PUSH_REJECTED,
+      `the server refused the push to ${branch} (${rejected[1] ?? rejected[2]}${said ? `: ${said}` : ''}): ` +
+        "see the server's rules for this branch (protected branch, required reviews, hooks), or write to another branch",
     );
   }
   throw classifyRemoteFailure(new GitCommandError(args, result), `pushing to ${branch}`);

@@ -4,7 +4,7 @@
  */
 import { buildCommit } from '../commit/build-commit.ts';
 import type { CommitSigner } from '../commit/signer.ts';
-import { SidecarError } from '../errors.ts';
+import { Category, SidecarError } from '../errors.ts';
 import type { ExecutionIndex } from '../git/execution-index.ts';
 import type { ObjectStore } from '../git/objects.ts';
 import { commitMessage } from '../git/remote.ts';
@@ -65,7 +65,7 @@ export async function commitJobs(
       currentTree = made.tree;
       results.push({ job, sha: made.sha, changed: true, alreadyApplied: false });
     } catch (error) {
-      if (error instanceof SidecarError && !error.retryable) {
+      if (error instanceof SidecarError && error.category === Category.PERMANENT) {
         // This job's own input is wrong (a path clash): it fails alone, the batch goes on.
         results.push({ job, sha: '', changed: false, alreadyApplied: false, error });
         continue;

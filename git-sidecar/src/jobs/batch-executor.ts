@@ -144,7 +144,11 @@ export class BatchExecutor {
         timings,
       });
     } catch (error) {
-      const failure = batchFailure(error, abort.signal.aborted);
+      const failure = await batchFailure(error, {
+        remote: first.remote,
+        credentials: first.request.repository?.credentials,
+        deadlinePassed: abort.signal.aborted,
+      });
       recordFailure(span, failure);
       // A killed git (its own time limit, or the job's deadline) may have left locks behind.
       const killed = (e: unknown) => e instanceof GitCommandError && e.result.timedOut;

@@ -5,8 +5,8 @@
 import { create } from '@bufbuild/protobuf';
 import { type CommitResponse, CommitResponseSchema, PhaseTimingsSchema } from '@gco/sidecar-api';
 import { redactActiveSecrets } from '../credentials/credentials.ts';
-import { Reason, SidecarError } from '../errors.ts';
-import { GitCommandError } from '../git/command.ts';
+import type { SidecarError } from '../errors.ts';
+import { explainFailure, type FailureContext } from '../failure-messages.ts';
 import type { JobOutcome } from './batch-commits.ts';
 
 /** Milliseconds a batch spent in each git phase. */
@@ -60,15 +60,10 @@ export function respond(results: JobOutcome[], batch: BatchFacts): void {
   }
 }
 
-/** The failure every job of a failed batch is answered with, scrubbed of the credentials in flight. */
-export function batchFailure(error: unknown, deadlinePassed: boolean): SidecarError {
-  if (error instanceof SidecarError) {
-    return new SidecarError(error.reason, redactActiveSecrets(error.message), { retryable: error.retryable });
-  }
-  if (deadlinePassed) return new SidecarError(Reason.TIMEOUT, 'the job deadline passed');
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof GitCommandError && error.result.timedOut) {
-    return new SidecarError(Reason.TIMEOUT, redactActiveSecrets(message));
-  }
-  return new SidecarError(Reason.UNAVAILABLE, redactActiveSecrets(message));
+/**
+ * The failure every job of a failed batch is answered with: in words for users (failure-messages.ts),
+ * scrubbed of the credentials in flight.
+ */
+export async function batchFailure(error: unknown, context: FailureContext): Promise<SidecarError> {
+  return (await explainFailure(error, context)).redacted(redactActiveSecrets);
 }

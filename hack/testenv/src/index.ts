@@ -8,6 +8,7 @@ export {
   kubernetesServiceIp,
   statusCode,
 } from './control-plane.ts';
+export { type CrashingGit, crashingGit } from './crashing-git.ts';
 export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
 export {
   assertExactlyOnce,

@@ -59,13 +59,15 @@ export function commitRequest(opts: {
   });
 }
 
-export const tokenCredentials = (token: string) =>
-  create(CredentialsSchema, { method: { case: 'token', value: { token } } });
-export const basicCredentials = (username: string, password: string) =>
-  create(CredentialsSchema, { method: { case: 'basic', value: { username, password } } });
-export const sshCredentials = (privateKey: string, knownHosts: string) =>
+/** `origin` says where the credentials come from, as the controller does ("Secret ns/name"). */
+export const tokenCredentials = (token: string, origin = '') =>
+  create(CredentialsSchema, { method: { case: 'token', value: { token } }, origin });
+export const basicCredentials = (username: string, password: string, origin = '') =>
+  create(CredentialsSchema, { method: { case: 'basic', value: { username, password } }, origin });
+export const sshCredentials = (privateKey: string, knownHosts: string, origin = '') =>
   create(CredentialsSchema, {
     method: { case: 'ssh', value: { privateKey: Buffer.from(privateKey), knownHosts: Buffer.from(knownHosts) } },
+    origin,
   });
 
 export async function expectFailure(

@@ -250,7 +250,27 @@ describe('GitCommit controller: behaviour', function () {
       auth: { secretName: 'wrong-credentials' },
       files: [{ path: 'fixed.txt', content: 'fixed' }],
     });
-    await waitStatus(env, 'gitcommit', gc.name, stalledWith('AuthenticationFailed'), ns);
+    const stalled = await waitStatus(env, 'gitcommit', gc.name, stalledWith('AuthenticationFailed'), ns);
+    // Which host refused which Secret's token, and what to do: not git's "could not read Username".
+    const said = `${new URL(gc.url).host} rejected the token of Secret ${ns}/wrong-credentials for ${gc.url} (HTTP 401): replace it with a valid token that may push to this repository`;
+    assert.equal(condition(stalled, 'Stalled').message, said);
+    assert.equal(stalled.message, said);
+    const events = JSON.parse(
+      await env.kubectl([
+        'get',
+        'events',
+        '-n',
+        ns,
+        '--field-selector',
+        `involvedObject.name=${gc.name}`,
+        '-o',
+        'json',
+      ]),
+    ).items;
+    assert.ok(
+      events.some((e: any) => e.type === 'Warning' && e.reason === 'AuthenticationFailed' && e.message === said),
+      JSON.stringify(events.map((e: any) => [e.type, e.reason, e.message])),
+    );
     await env.apply({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -293,7 +313,10 @@ describe('GitCommit controller: behaviour', function () {
       await waitReady(env, 'gitcommit', 'tls-trusted', ns);
       assert.equal(await fileAt(join(env.root, 'tls-repos/private.git'), 'main', 'tls-trusted.txt'), 'over https\n');
       const stalled = await waitStatus(env, 'gitcommit', 'tls-untrusted', stalledWith('CertificateRejected'), ns);
-      assert.match(stalled.message, /ca\.crt/);
+      assert.match(
+        stalled.message,
+        /TLS certificate is not trusted \(.*\): if the server uses a private CA, add the CA's PEM bundle as ca\.crt to Secret gc-behaviour\/no-ca;/,
+      );
       assert.equal(await fileAt(join(env.root, 'tls-repos/private.git'), 'main', 'tls-untrusted.txt'), undefined);
     } finally {
       await tls.stop();
@@ -313,7 +336,12 @@ describe('GitCommit controller: behaviour', function () {
         files: [{ path: 'x', content: 'x' }],
       },
     });
-    await waitStatus(env, 'gitcommit', name, stalledWith('RepositoryNotFound'), ns);
+    const status = await waitStatus(env, 'gitcommit', name, stalledWith('RepositoryNotFound'), ns);
+    const url = env.git.url('nobody/nothing.git');
+    assert.equal(
+      status.message,
+      `${new URL(url).host} has no repository ${url}, or the credentials of Secret ${ns}/git-credentials may not see it (HTTP 404): check the URL, and that the credentials may read this repository`,
+    );
   });
 
   it('stops after gco.galos.one/max-retries with RetriesExhausted', async () => {

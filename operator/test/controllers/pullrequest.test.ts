@@ -264,13 +264,31 @@ describe('PullRequest controller', function () {
     });
     await env.apply(pr('bad-token', 'bad-token', repo.url));
     const bad = await waitStatus(env, 'pullrequest', 'bad-token', stalledWith('AuthenticationFailed'), ns);
-    assert.match(condition(bad, 'Stalled').message, /401 Bad credentials/);
+    const api = new URL(repo.url).host;
+    const repoName = repo.url.replace(/^.*\/(company\/[^/]+)\.git$/, '$1');
+    // Which host refused which Secret's token, at the provider boundary.
+    assert.match(
+      condition(bad, 'Stalled').message,
+      new RegExp(
+        `^${api} \\(GitHub\\) rejected the token of Secret ${ns}/bad-token \\(401 Bad credentials.*\\) for ${repoName}: replace it with a valid token$`,
+      ),
+    );
     await env.apply(pr('scopes', 'public-only', repo.url));
     const scopes = await waitStatus(env, 'pullrequest', 'scopes', stalledWith('InsufficientScopes'), ns);
-    assert.match(condition(scopes, 'Stalled').message, /'repo' scope/);
+    assert.match(
+      condition(scopes, 'Stalled').message,
+      new RegExp(
+        `^GitHub refused the token of Secret ${ns}/public-only access to ${repoName} \\(.*\\): give it the 'repo' scope`,
+      ),
+    );
     await env.apply(pr('missing', 'github-token', env.git.url('company/does-not-exist.git')));
     const missing = await waitStatus(env, 'pullrequest', 'missing', stalledWith('RepositoryNotFound'), ns);
-    assert.match(condition(missing, 'Stalled').message, /Could not resolve to a Repository/);
+    assert.match(
+      condition(missing, 'Stalled').message,
+      new RegExp(
+        `^GitHub: Could not resolve to a Repository .*\\(no repository company/does-not-exist, or the token of Secret ${ns}/github-token may not see it\\): check spec\\.repository\\.url`,
+      ),
+    );
   });
 
   it('waits for the rate limit to reset, then opens the pull request', async () => {

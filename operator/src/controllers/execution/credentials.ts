@@ -9,7 +9,7 @@ import { isNotFound, type KubeClient } from '../../runtime/kube-client.ts';
 import { permanent, transient } from './failure.ts';
 
 export interface AuthSecret {
-  metadata: { name: string; resourceVersion?: string };
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
   data?: Record<string, string>;
 }
 
@@ -37,6 +37,8 @@ export function credentialsFromSecret(secret: AuthSecret, url: string): Credenti
     return raw === undefined ? undefined : Buffer.from(raw, 'base64');
   };
   const name = secret.metadata.name;
+  // The sidecar's failure messages name the Secret: which credentials a host rejected.
+  const origin = `Secret ${secret.metadata.namespace ? `${secret.metadata.namespace}/` : ''}${name}`;
   const ca = value('ca.crt');
   if (isSshUrl(url)) {
     const key = value('ssh-privatekey');
@@ -48,7 +50,7 @@ export function credentialsFromSecret(secret: AuthSecret, url: string): Credenti
         `Secret ${name} has no 'known_hosts': SSH host keys are always verified; add the host's key line`,
       );
     }
-    return create(CredentialsSchema, { method: { case: 'ssh', value: { privateKey: key, knownHosts } } });
+    return create(CredentialsSchema, { method: { case: 'ssh', value: { privateKey: key, knownHosts } }, origin });
   }
   const token = value('token');
   const username = value('username')?.toString();
@@ -57,12 +59,14 @@ export function credentialsFromSecret(secret: AuthSecret, url: string): Credenti
     return create(CredentialsSchema, {
       method: { case: 'token', value: { token: token.toString().trim(), username: username ?? '' } },
       caCertificate: ca,
+      origin,
     });
   }
   if (username !== undefined && password) {
     return create(CredentialsSchema, {
       method: { case: 'basic', value: { username, password: password.toString() } },
       caCertificate: ca,
+      origin,
     });
   }
   throw permanent(

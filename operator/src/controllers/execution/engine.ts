@@ -17,9 +17,10 @@ import type { KubeClient } from '../../runtime/kube-client.ts';
 import { type KubeObject, objectKey, objectPath, type ResourceType } from '../../runtime/resources.ts';
 import { patchStatus } from '../../runtime/status.ts';
 import { kubeTime } from '../../runtime/time.ts';
-import { ExecutionFailure, transient } from './failure.ts';
+import { asExecutionFailure, ExecutionFailure } from './failure.ts';
+import { afterFailure } from './failure-policy.ts';
 import type { ExecutionMetrics } from './metrics.ts';
-import { retryDelayMs, retryPolicyOf } from './retry.ts';
+import { retryPolicyOf } from './retry.ts';
 import { nextTick, scheduleError } from './schedule.ts';
 
 export type Trigger = 'Generation' | 'Request' | 'SecretChanged' | 'Schedule';
@@ -353,13 +354,18 @@ export class ExecutionEngine<T extends Executable> {
         // in status.activeExecution, and whoever leads next continues it with the same id.
         if (ctx.signal.aborted) throw error;
         attempted(false);
-        const failure =
-          error instanceof ExecutionFailure
-            ? error
-            : transient('InternalError', (error as Error).message ?? String(error));
-        const policyDelay = failure.permanent ? undefined : retryDelayMs(policy, attempt.attempts);
-        const delay = policyDelay === undefined ? undefined : Math.max(policyDelay, failure.retryAfterMs ?? 0);
-        if (delay !== undefined) {
+        const failure = asExecutionFailure(error);
+        const next = afterFailure(failure, policy, attempt.attempts);
+        if (failure.category === 'internal') {
+          const stack = failure.cause instanceof Error ? { stack: failure.cause.stack } : {};
+          logger.error('execution failed with an internal error', {
+            reason: failure.reason,
+            error: failure.message,
+            ...stack,
+          });
+        }
+        if ('retryInMs' in next) {
+          const delay = next.retryInMs;
           logger.warn('execution failed; retrying', {
             reason: failure.reason,
             error: failure.message,
@@ -391,10 +397,7 @@ export class ExecutionEngine<T extends Executable> {
           );
           return requeueAfter(delay);
         }
-        const reason = failure.permanent ? failure.reason : 'RetriesExhausted';
-        const message = failure.permanent
-          ? failure.message
-          : `gave up after ${attempt.attempts} attempt(s) (${policy.kind}${policy.maxRetries !== undefined ? `, max-retries ${policy.maxRetries}` : ''}): ${failure.reason}: ${failure.message}`;
+        const { reason, message } = next.stall;
         logger.error('execution stalled', { reason, error: message });
         ended('Failed');
         await this.finish(obj, attempt, {

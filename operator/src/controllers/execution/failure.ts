@@ -1,21 +1,49 @@
 /**
- * Why an execution failed, in the contract's words (a status reason), and whether retrying can help.
- * Transient failures are retried with backoff; permanent ones stall the resource at once until its
- * spec, its Secret or its reconcile annotation changes.
+ * Why an execution failed, in the contract's words (a status reason), and what retrying can do: the
+ * category, as Flux's Stalling/Waiting/Generic errors. Permanent failures stall the resource at once
+ * until its spec, its Secret or its reconcile annotation changes; transient ones are retried with
+ * backoff by the resource's retry policy; internal ones (a bug, anything nobody classified) are retried
+ * as transient ones, at most `internalAttempts` attempts in all, then stall, and are logged as errors
+ * with their stack. Whoever knows a failure classifies it (the sidecar its git failures, the pull-request
+ * provider its API's); this is where it becomes the engine's.
  */
+export type FailureCategory = 'permanent' | 'transient' | 'internal';
+
 export class ExecutionFailure extends Error {
   readonly reason: string;
-  readonly permanent: boolean;
+  readonly category: FailureCategory;
   /** Retry no sooner than this (a rate limit's reset time). */
   retryAfterMs: number | undefined;
-  constructor(reason: string, message: string, opts: { permanent: boolean }) {
-    super(message);
+  constructor(reason: string, message: string, category: FailureCategory, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
-    this.permanent = opts.permanent;
+    this.category = category;
+  }
+
+  get permanent(): boolean {
+    return this.category === 'permanent';
   }
 }
 
-export const permanent = (reason: string, message: string) =>
-  new ExecutionFailure(reason, message, { permanent: true });
-export const transient = (reason: string, message: string) =>
-  new ExecutionFailure(reason, message, { permanent: false });
+export const permanent = (reason: string, message: string) => new ExecutionFailure(reason, message, 'permanent');
+export const transient = (reason: string, message: string) => new ExecutionFailure(reason, message, 'transient');
+export const internal = (reason: string, message: string, cause?: unknown) =>
+  new ExecutionFailure(reason, message, 'internal', { cause });
+
+/**
+ * Attempts an execution makes in all when they fail with internal errors: a fluke (a process killed
+ * mid-call) gets a few more chances; a bug stalls the resource within about a minute of the default
+ * backoff (5 + 10 + 20 + 40 s) instead of retrying forever.
+ */
+export const internalAttempts = 5;
+
+/** Any error of an attempt as an ExecutionFailure: one that is not one already is a bug of the operator. */
+export function asExecutionFailure(error: unknown): ExecutionFailure {
+  if (error instanceof ExecutionFailure) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return internal(
+    'InternalError',
+    `the operator failed unexpectedly (${message}): this is likely a bug; the operator's log has the details (an error line with a stack)`,
+    error,
+  );
+}

@@ -1,37 +1,53 @@
-/** Maps the git sidecar's failures to execution failures with the contract's status reasons. */
-import { Code, ConnectError } from '@connectrpc/connect';
-import { failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
-import { type ExecutionFailure, permanent, transient } from './failure.ts';
+/**
+ * The git sidecar's failures as execution failures. The sidecar classifies them (reason and category)
+ * and writes their message for users, naming the credentials' Secret (the request says which it is);
+ * here the reason becomes the contract's status reason, and nothing else is decided.
+ */
+import { ConnectError } from '@connectrpc/connect';
+import { Failure_Category as Category, failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
+import { asExecutionFailure, ExecutionFailure, type FailureCategory } from './failure.ts';
 
-const reasons: Record<number, { reason: string; permanent: boolean }> = {
-  [Reason.AUTHENTICATION_REJECTED]: { reason: 'AuthenticationFailed', permanent: true },
-  [Reason.HOST_KEY_REJECTED]: { reason: 'HostKeyRejected', permanent: true },
-  [Reason.REPOSITORY_NOT_FOUND]: { reason: 'RepositoryNotFound', permanent: true },
-  [Reason.INVALID_PATH]: { reason: 'InvalidPath', permanent: true },
-  [Reason.INVALID_ARGUMENT]: { reason: 'InvalidSpec', permanent: true },
-  [Reason.BRANCH_NOT_FOUND]: { reason: 'BranchNotFound', permanent: false },
-  [Reason.BRANCH_EXISTS]: { reason: 'BranchExists', permanent: true },
-  [Reason.CERTIFICATE_REJECTED]: { reason: 'CertificateRejected', permanent: true },
-  [Reason.CONFLICT_UNRESOLVABLE]: { reason: 'BranchMoved', permanent: false },
-  [Reason.TIMEOUT]: { reason: 'Timeout', permanent: false },
-  [Reason.UNAVAILABLE]: { reason: 'GitUnavailable', permanent: false },
+/** The status reason of each of the sidecar's reasons. */
+export const statusReasons: Record<Reason, string> = {
+  [Reason.UNSPECIFIED]: 'GitError',
+  [Reason.AUTHENTICATION_REJECTED]: 'AuthenticationFailed',
+  [Reason.HOST_KEY_REJECTED]: 'HostKeyRejected',
+  [Reason.REPOSITORY_NOT_FOUND]: 'RepositoryNotFound',
+  [Reason.INVALID_PATH]: 'InvalidPath',
+  [Reason.INVALID_ARGUMENT]: 'InvalidSpec',
+  [Reason.BRANCH_NOT_FOUND]: 'BranchNotFound',
+  [Reason.BRANCH_EXISTS]: 'BranchExists',
+  [Reason.CERTIFICATE_REJECTED]: 'CertificateRejected',
+  [Reason.CONFLICT_UNRESOLVABLE]: 'BranchMoved',
+  [Reason.PUSH_REJECTED]: 'PushRejected',
+  [Reason.TIMEOUT]: 'Timeout',
+  [Reason.UNAVAILABLE]: 'GitUnavailable',
+  [Reason.INTERNAL]: 'InternalError',
+};
+
+/** A sidecar that says nothing of what retrying can do has a bug: internal. */
+const categories: Record<Category, FailureCategory> = {
+  [Category.UNSPECIFIED]: 'internal',
+  [Category.PERMANENT]: 'permanent',
+  [Category.TRANSIENT]: 'transient',
+  [Category.INTERNAL]: 'internal',
 };
 
 export function sidecarFailure(error: unknown): ExecutionFailure {
+  if (!(error instanceof ConnectError)) return asExecutionFailure(error);
   const failure = failureOf(error);
-  const message = error instanceof ConnectError ? error.rawMessage : String(error);
   if (!failure) {
-    if (error instanceof ConnectError && (error.code === Code.Unavailable || error.code === Code.DeadlineExceeded)) {
-      return transient('SidecarUnavailable', `the git sidecar did not answer: ${message}`);
-    }
-    return transient('SidecarUnavailable', `calling the git sidecar failed: ${message}`);
-  }
-  const mapped = reasons[failure.reason] ?? { reason: 'GitError', permanent: !failure.retryable };
-  if (failure.reason === Reason.CERTIFICATE_REJECTED)
-    return permanent(
-      mapped.reason,
-      `${message} (for a server with a private CA, add the CA's PEM bundle to the auth Secret as ca.crt)`,
+    // gRPC's own failure, no answer of the sidecar's: it is restarting, or its socket is missing
+    // (ENOENT comes as INTERNAL), or it died mid-call.
+    return new ExecutionFailure(
+      'SidecarUnavailable',
+      `the git sidecar did not answer (${error.rawMessage}): is its container running, with the socket volume shared?`,
+      'transient',
     );
-  if (failure.reason === Reason.CONFLICT_UNRESOLVABLE && !failure.retryable) return permanent('PushRejected', message);
-  return mapped.permanent ? permanent(mapped.reason, message) : transient(mapped.reason, message);
+  }
+  return new ExecutionFailure(
+    statusReasons[failure.reason] ?? 'GitError',
+    failure.message || error.rawMessage,
+    categories[failure.category] ?? 'internal',
+  );
 }

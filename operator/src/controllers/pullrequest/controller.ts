@@ -3,6 +3,7 @@ import type { PullRequest } from '../../api/v1/types.ts';
 import type { ResourceType } from '../../runtime/resources.ts';
 import { type ExecutionControllerOptions, executionController } from '../execution/controller.ts';
 import type { Executable } from '../execution/engine.ts';
+import { asProviderFailure } from './provider-failure.ts';
 import { type PullRequestSettings, publishPullRequest } from './publish.ts';
 
 export const pullRequestType: ResourceType = {
@@ -24,7 +25,12 @@ export function pullRequestController(
     ...opts,
     name: 'pullrequest',
     type: pullRequestType,
-    publish: (pr, ctx) => publishPullRequest(opts.settings, pr, ctx),
+    // The provider boundary: its errors become execution failures naming the token's Secret.
+    publish: (pr, ctx) =>
+      publishPullRequest(opts.settings, pr, ctx).catch((error: unknown) => {
+        const secret = pr.spec.auth?.secretName;
+        throw asProviderFailure(error, { secret: secret ? `${pr.metadata.namespace}/${secret}` : undefined });
+      }),
     phases: { running: 'Running', failed: 'Failed' },
   });
 }

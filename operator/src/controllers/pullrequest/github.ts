@@ -1,13 +1,15 @@
 /**
  * GitHub's GraphQL API through @octokit/graphql: the few queries and mutations a PullRequest needs,
- * with GitHub's failures mapped to execution failures (status reasons). The endpoint follows the
+ * with GitHub's failures classified as provider errors (what they mean for a resource is decided at the
+ * provider boundary, provider-failure.ts). The endpoint follows the
  * repository's host: github.com -> https://api.github.com/graphql, any other host ->
  * <scheme>://<host>/api/graphql (GitHub Enterprise Server), unless --github-api-url overrides it.
  */
 import { inSpan } from '@gco/common/telemetry';
 import { parseScpLikeUrl } from '@gco/common/validation';
 import { GraphqlResponseError, graphql } from '@octokit/graphql';
-import { type ExecutionFailure, permanent, transient } from '../execution/failure.ts';
+import { permanent } from '../execution/failure.ts';
+import { ProviderError, type ProviderErrorKind } from './provider-error.ts';
 
 export interface RepositoryCoordinates {
   owner: string;
@@ -81,7 +83,7 @@ export class GitHubClient {
       try {
         return await this.call<T>(query, variables);
       } catch (error) {
-        throw gitHubFailure(error, `${this.repo.owner}/${this.repo.name}`);
+        throw gitHubError(error, this.repo);
       }
     });
   }
@@ -110,7 +112,7 @@ export class GitHubClient {
     return data.repository.pullRequests.nodes[0];
   }
 
-  /** Label ids by name; throws LabelNotFound naming the labels the repository lacks. */
+  /** Label ids by name; throws label-not-found naming the labels the repository lacks. */
   async labelIds(names: string[]): Promise<string[]> {
     if (names.length === 0) return [];
     const data = await this.request<{ repository: { labels: { nodes: Array<{ id: string; name: string }> } } }>(
@@ -120,9 +122,15 @@ export class GitHubClient {
     const byName = new Map(data.repository.labels.nodes.map((l) => [l.name, l.id]));
     const missing = names.filter((n) => !byName.has(n));
     if (missing.length > 0) {
-      throw permanent(
-        'LabelNotFound',
-        `spec.pullRequest.labels: ${this.repo.owner}/${this.repo.name} has no label ${missing.map((m) => `'${m}'`).join(', ')}: create it, or remove it from the spec`,
+      throw new ProviderError(
+        'label-not-found',
+        {
+          provider: 'GitHub',
+          endpoint: new URL(this.repo.apiBaseUrl).host,
+          repository: `${this.repo.owner}/${this.repo.name}`,
+        },
+        `no label ${missing.map((m) => `'${m}'`).join(', ')}`,
+        { labels: missing },
       );
     }
     return names.map((n) => byName.get(n) as string);
@@ -176,44 +184,65 @@ function header(headers: unknown, name: string): string | undefined {
   return h?.[name];
 }
 
-export function gitHubFailure(error: unknown, repo: string): ExecutionFailure {
+/** How long until a rate limit resets: `retry-after` (seconds) or `x-ratelimit-reset` (epoch seconds). */
+function retryAfterMs(headers: unknown): number | undefined {
+  const after = Number(header(headers, 'retry-after') ?? Number.NaN);
+  if (after > 0) return after * 1000;
+  const reset = Number(header(headers, 'x-ratelimit-reset') ?? 0) * 1000;
+  return reset ? Math.max(1000, reset - Date.now()) : undefined;
+}
+
+/**
+ * GitHub's failures, classified: GraphQL errors by their `type`, HTTP ones by status (403 is a rate
+ * limit when GitHub says so, as its secondary limits do, else a permission), network failures (which
+ * octokit reports as status 500) and 5xx as unavailable; what octokit did not even answer with a status
+ * is internal.
+ */
+export function gitHubError(error: unknown, repo: RepositoryCoordinates): ProviderError {
+  const where = {
+    provider: 'GitHub',
+    endpoint: new URL(repo.apiBaseUrl).host,
+    repository: `${repo.owner}/${repo.name}`,
+  };
+  const make = (kind: ProviderErrorKind, detail: string, options: { status?: number; retryAfterMs?: number } = {}) =>
+    new ProviderError(kind, where, detail, { cause: error, ...options });
   if (error instanceof GraphqlResponseError) {
     const first = error.errors?.[0] as { type?: string; message?: string } | undefined;
-    const message = `GitHub: ${first?.message ?? error.message}`;
+    const detail = first?.message ?? error.message;
     switch (first?.type) {
-      case 'RATE_LIMITED': {
-        const reset = Number(header(error.headers, 'x-ratelimit-reset') ?? 0) * 1000;
-        const failure = transient(
-          'RateLimited',
-          `${message} (resets at ${new Date(reset || Date.now()).toISOString()})`,
-        );
-        failure.retryAfterMs = Math.max(1000, reset - Date.now());
-        return failure;
-      }
+      case 'RATE_LIMITED':
+        return make('rate-limited', detail, { retryAfterMs: retryAfterMs(error.headers) ?? 60_000 });
       case 'INSUFFICIENT_SCOPES':
       case 'FORBIDDEN':
-        return permanent('InsufficientScopes', `${message} (the token in the auth Secret needs the 'repo' scope)`);
+        return make('forbidden', detail);
       case 'NOT_FOUND':
-        return permanent('RepositoryNotFound', `${message} (or the token cannot see ${repo})`);
+        return make('not-found', detail);
+      case undefined:
+        // GitHub's own hiccup has no type; a query the schema refuses has none either, and is our bug.
+        return /Something went wrong while executing your query/i.test(detail)
+          ? make('unavailable', detail)
+          : make('internal', detail);
       default:
-        return permanent('GitHubValidationFailed', message);
+        return make('validation', detail);
     }
   }
-  const status = (error as { status?: number }).status;
-  if (status === 401)
-    return permanent(
-      'AuthenticationFailed',
-      `GitHub rejected the token of the auth Secret (401 Bad credentials) for ${repo}`,
-    );
-  if (status === 403 || status === 429) {
-    const failure = transient('RateLimited', `GitHub answered ${status}: ${(error as Error).message}`);
-    const reset =
-      Number(header((error as { response?: { headers?: unknown } }).response?.headers, 'x-ratelimit-reset') ?? 0) *
-      1000;
-    if (reset) failure.retryAfterMs = Math.max(1000, reset - Date.now());
-    return failure;
-  }
-  if (status === 404)
-    return permanent('RepositoryNotFound', `GitHub API endpoint not found for ${repo}: ${(error as Error).message}`);
-  return transient('GitHubUnavailable', `GitHub API: ${(error as Error).message}`);
+  const status = (error as { status?: unknown }).status;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof status !== 'number') return make('internal', message);
+  const headers = (error as { response?: { headers?: unknown } }).response?.headers;
+  const detail = `${status} ${message}`;
+  if (status === 401) return make('authentication', detail, { status });
+  const limited =
+    status === 429 ||
+    (status === 403 &&
+      (header(headers, 'x-ratelimit-remaining') === '0' ||
+        header(headers, 'retry-after') !== undefined ||
+        /rate limit/i.test(message)));
+  if (limited) return make('rate-limited', detail, { status, retryAfterMs: retryAfterMs(headers) ?? 60_000 });
+  if (status === 403) return make('forbidden', detail, { status });
+  if (status === 404) return make('not-found', message, { status });
+  // 400: GitHub could not read what the client sent, which the client should never do.
+  if (status === 400) return make('internal', detail, { status });
+  if (status >= 500) return make('unavailable', detail, { status });
+  return make('validation', detail, { status });
 }

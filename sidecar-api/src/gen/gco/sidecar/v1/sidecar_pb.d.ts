@@ -71,6 +71,15 @@ export declare type Credentials = Message<"gco.sidecar.v1.Credentials"> & {
    * @generated from field: bytes ca_certificate = 4;
    */
   caCertificate: Uint8Array;
+
+  /**
+   * Where these credentials come from, in the words their owner knows ("Secret team-a/git-credentials"),
+   * for failure messages: "<host> rejected the token of Secret team-a/git-credentials". Never a
+   * credential itself.
+   *
+   * @generated from field: string origin = 5;
+   */
+  origin: string;
 };
 
 /**
@@ -481,7 +490,8 @@ export declare type HealthResponse = Message<"gco.sidecar.v1.HealthResponse"> & 
 export declare const HealthResponseSchema: GenMessage<HealthResponse>;
 
 /**
- * Attached as an error detail to every failed call: what the controller can act on.
+ * Attached as an error detail to every failed call. The sidecar alone classifies its failures: the
+ * controller maps the reason to a status reason, acts on the category, and shows the message as it is.
  *
  * @generated from message gco.sidecar.v1.Failure
  */
@@ -492,11 +502,16 @@ export declare type Failure = Message<"gco.sidecar.v1.Failure"> & {
   reason: Failure_Reason;
 
   /**
-   * Whether retrying the same request can succeed.
-   *
-   * @generated from field: bool retryable = 2;
+   * @generated from field: gco.sidecar.v1.Failure.Category category = 3;
    */
-  retryable: boolean;
+  category: Failure_Category;
+
+  /**
+   * For the users of the resource: what failed and what to do. Never holds a credential.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
 };
 
 /**
@@ -515,7 +530,7 @@ export enum Failure_Reason {
   UNSPECIFIED = 0,
 
   /**
-   * The server refused the credentials (401/403, publickey denied).
+   * The server refused the credentials (401/403, publickey denied), or wanted some and got none.
    *
    * @generated from enum value: REASON_AUTHENTICATION_REJECTED = 1;
    */
@@ -529,7 +544,7 @@ export enum Failure_Reason {
   REPOSITORY_NOT_FOUND = 2,
 
   /**
-   * A path was rejected (traversal, .git/, file-versus-directory clash); permanent.
+   * A path was rejected (traversal, .git/, file-versus-directory clash).
    *
    * @generated from enum value: REASON_INVALID_PATH = 3;
    */
@@ -543,28 +558,28 @@ export enum Failure_Reason {
   CONFLICT_UNRESOLVABLE = 4,
 
   /**
-   * The job's deadline passed.
+   * The job's deadline passed, or a git command its time limit.
    *
    * @generated from enum value: REASON_TIMEOUT = 5;
    */
   TIMEOUT = 5,
 
   /**
-   * The remote could not be reached, or the sidecar is shutting down; retry.
+   * The remote could not be reached, the sidecar is shutting down, or its volume is full.
    *
    * @generated from enum value: REASON_UNAVAILABLE = 6;
    */
   UNAVAILABLE = 6,
 
   /**
-   * The request is malformed or over a size limit; permanent.
+   * The request is malformed or over a size limit.
    *
    * @generated from enum value: REASON_INVALID_ARGUMENT = 7;
    */
   INVALID_ARGUMENT = 7,
 
   /**
-   * The SSH host key did not match known_hosts, or none was given; permanent until fixed.
+   * The SSH host key did not match known_hosts, or none was given.
    *
    * @generated from enum value: REASON_HOST_KEY_REJECTED = 8;
    */
@@ -578,7 +593,7 @@ export enum Failure_Reason {
   BRANCH_NOT_FOUND = 9,
 
   /**
-   * A branch that new_branch said was new exists with other work on it; permanent.
+   * A branch that new_branch said was new exists with other work on it.
    *
    * @generated from enum value: REASON_BRANCH_EXISTS = 10;
    */
@@ -586,17 +601,70 @@ export enum Failure_Reason {
 
   /**
    * The HTTPS server's certificate is not trusted (a private CA not given as ca_certificate, an
-   * expired or mismatched certificate); permanent until fixed.
+   * expired or mismatched certificate).
    *
    * @generated from enum value: REASON_CERTIFICATE_REJECTED = 11;
    */
   CERTIFICATE_REJECTED = 11,
+
+  /**
+   * The server refused the push for a reason of its own (a hook, a protected branch), or another ref
+   * on the remote makes the target branch's name ambiguous.
+   *
+   * @generated from enum value: REASON_PUSH_REJECTED = 12;
+   */
+  PUSH_REJECTED = 12,
+
+  /**
+   * Anything the sidecar did not expect: a bug, a crashed git, a broken clone.
+   *
+   * @generated from enum value: REASON_INTERNAL = 13;
+   */
+  INTERNAL = 13,
 }
 
 /**
  * Describes the enum gco.sidecar.v1.Failure.Reason.
  */
 export declare const Failure_ReasonSchema: GenEnum<Failure_Reason>;
+
+/**
+ * What retrying the same request can do, as Flux's Stalling/Waiting/Generic errors.
+ *
+ * @generated from enum gco.sidecar.v1.Failure.Category
+ */
+export enum Failure_Category {
+  /**
+   * @generated from enum value: CATEGORY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Fails again until something changes (the spec, the credentials, the remote): stall.
+   *
+   * @generated from enum value: CATEGORY_PERMANENT = 1;
+   */
+  PERMANENT = 1,
+
+  /**
+   * May succeed later: retry with backoff.
+   *
+   * @generated from enum value: CATEGORY_TRANSIENT = 2;
+   */
+  TRANSIENT = 2,
+
+  /**
+   * Unexpected: retry a few times (it may have been a fluke), then stall; loud in both processes' logs.
+   *
+   * @generated from enum value: CATEGORY_INTERNAL = 3;
+   */
+  INTERNAL = 3,
+}
+
+/**
+ * Describes the enum gco.sidecar.v1.Failure.Category.
+ */
+export declare const Failure_CategorySchema: GenEnum<Failure_Category>;
 
 /**
  * @generated from enum gco.sidecar.v1.FileMode
