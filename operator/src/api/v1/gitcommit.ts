@@ -46,7 +46,7 @@ export interface GitCommit {
   status?: GitCommitStatus;
 }
 
-export const gitCommitKind: KindDefinition = {
+export const gitCommitDefinition: KindDefinition = {
   kind: 'GitCommit',
   plural: 'gitcommits',
   singular: 'gitcommit',

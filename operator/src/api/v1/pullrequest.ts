@@ -93,7 +93,7 @@ export interface PullRequest {
   status?: PullRequestStatus;
 }
 
-export const pullRequestKind: KindDefinition = {
+export const pullRequestDefinition: KindDefinition = {
   kind: 'PullRequest',
   plural: 'pullrequests',
   singular: 'pullrequest',

@@ -7,9 +7,9 @@
  * written for users. One module per kind (gitcommit.ts, pullrequest.ts) on what they share: spec.ts,
  * status.ts, annotations.ts, printer-columns.ts; the strategies come from the registry in render/.
  */
-import { gitCommitKind } from './gitcommit.ts';
+import { gitCommitDefinition } from './gitcommit.ts';
 import type { KindDefinition } from './meta.ts';
-import { pullRequestKind } from './pullrequest.ts';
+import { pullRequestDefinition } from './pullrequest.ts';
 
 export * from './annotations.ts';
 export * from './gitcommit.ts';
@@ -20,4 +20,4 @@ export { writeModes } from './spec.ts';
 export * from './status.ts';
 
 /** Every kind of the group, in the order the generator writes them. */
-export const kinds: KindDefinition[] = [gitCommitKind, pullRequestKind];
+export const kinds: KindDefinition[] = [gitCommitDefinition, pullRequestDefinition];
