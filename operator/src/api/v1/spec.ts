@@ -3,7 +3,7 @@
  * resource references, write modes, schedule and suspension. Each kind adds its repository shape (a
  * branch, or a base branch) and, for PullRequest, the pull request itself.
  */
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static, type TObject, type TSchema } from 'typebox';
 import { strategyNames } from '../../render/registry.ts';
 import { KubernetesName, StringEnum, validations } from './schema.ts';
 import { strategyText } from './strategy-rules.ts';
@@ -233,5 +233,9 @@ const atLeastOneSource: CelRule = {
 /** The rules on every kind's spec. */
 export const specRules: CelRule[] = [atLeastOneSource];
 
+/** The spec fields every kind shares, as the processes read them (repository and commit are each kind's). */
+export type SharedSpec = Static<
+  TObject<Omit<ReturnType<typeof specFields<TSchema, TSchema>>, 'repository' | 'commit'>>
+>;
 export type ResourceReference = Static<typeof ResourceReference>;
 export type FileEntry = Static<typeof File>;

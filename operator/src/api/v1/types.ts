@@ -15,7 +15,7 @@ export * from './annotations.ts';
 export * from './gitcommit.ts';
 export * from './meta.ts';
 export * from './pullrequest.ts';
-export type { FileEntry, ResourceReference, WriteMode } from './spec.ts';
+export type { FileEntry, ResourceReference, SharedSpec, WriteMode } from './spec.ts';
 export { writeModes } from './spec.ts';
 export * from './status.ts';
 

@@ -4,16 +4,14 @@
  * kind's publish its own.
  */
 import type { Logger } from '@gco/common/logger';
+import type { SharedSpec } from '../../api/v1/spec.ts';
 import type { ActiveExecution, ExecutionStatus, SuccessResult } from '../../api/v1/status.ts';
 import type { SkippedReference } from '../../render/render.ts';
 import type { KubeObject } from '../../runtime/resources.ts';
 import type { MergePatch } from '../../runtime/status.ts';
 
-export interface ExecutableSpec {
-  auth?: { secretName?: string };
-  schedule?: string;
-  suspend?: boolean;
-}
+/** What the engine reads of a spec: whose Secret, which schedule, whether suspended. */
+export type ExecutableSpec = Pick<SharedSpec, 'auth' | 'schedule' | 'suspend'>;
 
 export type Executable = KubeObject & { spec: ExecutableSpec; status?: ExecutionStatus };
 
