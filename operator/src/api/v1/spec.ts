@@ -32,10 +32,9 @@ export const repositoryUrl = Type.String({
 });
 
 /** A branch name field: what git takes, minus names that shadow other refs. */
-export const BranchName = (description: string, options: Record<string, unknown> = {}) =>
+export const BranchName = (description: string) =>
   Type.String({
     description,
-    ...options,
     minLength: 1,
     maxLength: limits.branch,
     ...validations(branchRules),
