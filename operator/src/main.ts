@@ -7,10 +7,10 @@ import { createLogger } from '@gco/common/logger';
 import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
 import { createSidecarClient } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
-import { informersFor, secretType } from './controllers/execution/controller.ts';
+import { executionController, informersFor, secretType } from './controllers/execution/controller.ts';
 import { ExecutionMetrics } from './controllers/execution/metrics.ts';
-import { gitCommitController } from './controllers/gitcommit/controller.ts';
-import { pullRequestController } from './controllers/pullrequest/controller.ts';
+import { gitCommits } from './controllers/gitcommit/kind.ts';
+import { pullRequests } from './controllers/pullrequest/kind.ts';
 import { redactCredentials } from './redaction.ts';
 import { type ClusterAuth, loadClusterAuth } from './runtime/cluster-auth.ts';
 import { EventRecorder } from './runtime/events.ts';
@@ -70,7 +70,7 @@ const common = {
   settings,
   metrics,
 };
-const kinds = [gitCommitController(common), pullRequestController(common)];
+const kinds = [executionController(gitCommits, common), executionController(pullRequests, common)];
 const controllers = kinds.map((k) => k.controller);
 const informers = kinds.map((k) => k.informers);
 

@@ -10,7 +10,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { silentLogger } from '@gco/common/logger';
-import { gitCommitType } from '../../src/controllers/gitcommit/controller.ts';
+import { gitCommitDefinition } from '../../src/api/v1/gitcommit.ts';
+import { resourceTypeOf } from '../../src/controllers/execution/controller.ts';
 import { loadClusterAuth } from '../../src/runtime/cluster-auth.ts';
 import { Informer } from '../../src/runtime/informer.ts';
 import { KubeClient } from '../../src/runtime/kube-client.ts';
@@ -41,7 +42,10 @@ const before = heapUsed();
 const residentBefore = residentMb();
 // Resets the high-water mark to the current RSS (Linux's clear_refs).
 writeFileSync('/proc/self/clear_refs', '5');
-const informer = new Informer<KubeObject>(client, gitCommitType, { namespace, logger: silentLogger });
+const informer = new Informer<KubeObject>(client, resourceTypeOf(gitCommitDefinition), {
+  namespace,
+  logger: silentLogger,
+});
 await informer.start();
 informer.stop();
 const listPeak = residentMb().peak - residentBefore.now;

@@ -6,7 +6,9 @@
 import { pathProblem } from '@gco/common/validation';
 import type { FileEntry, ResourceReference, WriteMode } from '../api/v1/types.ts';
 import type { KubeObject } from '../runtime/resources.ts';
-import { dump, fields, RenderError, type RenderedFile, singleField } from './strategies.ts';
+import { quotedList } from '../sentence.ts';
+import { strategiesWhere, strategyNamed } from './registry.ts';
+import { RenderError, type RenderedFile } from './strategies.ts';
 import { expandTemplate, TemplateError } from './template.ts';
 
 export interface FileOperation {
@@ -61,6 +63,9 @@ function join(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, '')}/${name}`;
 }
 
+/** The strategies a Secret may be exported with when the operator does not allow Secret export. */
+const secretSafeStrategies = strategiesWhere((s) => s.secretSafe);
+
 export function render(input: RenderInput): RenderOutput {
   const operations: FileOperation[] = [];
   const skipped: SkippedReference[] = [];
@@ -88,23 +93,22 @@ export function render(input: RenderInput): RenderOutput {
       skipped.push({ ...refId(ref, namespace), reason: 'ResourceNotFound', message: `${describe} does not exist` });
       return;
     }
-    if (
-      ref.kind === 'Secret' &&
-      ref.apiVersion === 'v1' &&
-      ref.strategy !== 'single-field' &&
-      !input.allowSecretExport
-    ) {
+    const strategy = strategyNamed(ref.strategy);
+    if (!strategy) {
+      // The CRD's enum admits only the registry's names; this holds objects admitted by an older CRD.
+      throw new RenderError('InvalidSpec', `${field}.strategy: '${ref.strategy}' is not a strategy of this operator`);
+    }
+    if (ref.kind === 'Secret' && ref.apiVersion === 'v1' && !strategy.secretSafe && !input.allowSecretExport) {
       throw new RenderError(
         'SecretExportForbidden',
         `${field}: strategy '${ref.strategy}' of Secret ${namespace}/${ref.name} would write every secret value to git; ` +
-          "use strategy 'single-field' with the one key to export, or run the operator with --allow-secret-export",
+          `use strategy ${quotedList(secretSafeStrategies, 'or')} with the one key to export, or run the operator with --allow-secret-export`,
       );
     }
+    const toDirectory = strategy.writes === 'directory';
     let rendered: RenderedFile[];
     try {
-      if (ref.strategy === 'dump') rendered = dump(obj, asJson);
-      else if (ref.strategy === 'fields') rendered = fields(obj);
-      else rendered = singleField(obj, ref.field ?? '', asJson);
+      rendered = strategy.render(obj, { field: ref.field, asJson });
     } catch (error) {
       if (error instanceof RenderError && error.reason === 'FieldNotFound' && ref.optional) {
         skipped.push({ ...refId(ref, namespace), reason: 'FieldNotFound', message: error.message });
@@ -114,13 +118,13 @@ export function render(input: RenderInput): RenderOutput {
     }
     const mode = ref.writeMode ?? defaultMode;
     for (const file of rendered) {
-      if (ref.strategy !== 'fields' && outputPath.endsWith('/')) {
+      if (!toDirectory && outputPath.endsWith('/')) {
         throw new RenderError(
           'InvalidPath',
           `${field}.output.path: '${outputPath}' names a directory; strategy '${ref.strategy}' writes a file`,
         );
       }
-      const path = ref.strategy === 'fields' ? join(outputPath, file.name) : outputPath;
+      const path = toDirectory ? join(outputPath, file.name) : outputPath;
       operations.push({
         path: checkPath(path, `${field}.output.path`),
         content: file.content,

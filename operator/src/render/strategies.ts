@@ -1,12 +1,18 @@
 /**
  * How a live object becomes files: `dump`, `fields`, `single-field`, exactly as the API contract says.
- * Pure functions of the object; the same object always gives the same bytes.
+ * Pure functions of the object; the same object always gives the same bytes. registry.ts declares them.
  */
 import { stringify } from 'yaml';
 import type { KubeObject } from '../runtime/resources.ts';
 
 export class RenderError extends Error {
-  readonly reason: 'FieldNotFound' | 'SecretExportForbidden' | 'InvalidPath' | 'PathConflict' | 'TemplateError';
+  readonly reason:
+    | 'FieldNotFound'
+    | 'SecretExportForbidden'
+    | 'InvalidPath'
+    | 'PathConflict'
+    | 'TemplateError'
+    | 'InvalidSpec';
   constructor(reason: RenderError['reason'], message: string) {
     super(message);
     this.reason = reason;

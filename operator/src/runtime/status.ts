@@ -6,11 +6,25 @@
 import type { KubeClient } from './kube-client.ts';
 import { type KubeObject, objectPath, type ResourceType } from './resources.ts';
 
+/**
+ * A JSON merge patch (RFC 7396) of T: every field may be left out (unchanged) or null (removed); objects
+ * are patched field by field, arrays replaced whole.
+ */
+export type MergePatch<T> = {
+  [K in keyof T]?:
+    | (NonNullable<T[K]> extends readonly unknown[]
+        ? T[K]
+        : NonNullable<T[K]> extends object
+          ? MergePatch<NonNullable<T[K]>>
+          : T[K])
+    | null;
+};
+
 export async function patchStatus<T extends KubeObject>(
   client: KubeClient,
   type: ResourceType,
   obj: KubeObject,
-  status: Record<string, unknown>,
+  status: object,
   guard?: string,
 ): Promise<T> {
   return client.request<T>('PATCH', `${objectPath(type, obj.metadata.namespace, obj.metadata.name)}/status`, {

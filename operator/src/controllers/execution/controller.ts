@@ -1,5 +1,11 @@
-/** Wires a controller for a kind whose resources run executions: informers, Secret watch, engine. */
+/**
+ * One wiring for every kind whose resources run executions, as controller-runtime's builder makes one
+ * controller per kind: its informers, the Secret watch through an index, the engine, the controller. A
+ * kind brings only its API definition, its phases and what it publishes (gitcommit/kind.ts).
+ */
 import type { Logger } from '@gco/common/logger';
+import { group, type KindDefinition, version } from '../../api/v1/meta.ts';
+import type { Phases } from '../../api/v1/status.ts';
 import { Controller, keyOf } from '../../runtime/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { Index } from '../../runtime/index.ts';
@@ -7,7 +13,8 @@ import { Informer, type InformerOptions, InformerSet } from '../../runtime/infor
 import { isNotFound, type KubeClient, metadataOnlyAccept } from '../../runtime/kube-client.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { KubeObject, ResourceType } from '../../runtime/resources.ts';
-import { type EngineOptions, type Executable, ExecutionEngine } from './engine.ts';
+import { ExecutionEngine } from './engine.ts';
+import type { Executable, Publish } from './executable.ts';
 import type { ExecutionMetrics } from './metrics.ts';
 
 export const secretType: ResourceType = {
@@ -36,9 +43,22 @@ export function informersFor<T extends KubeObject>(
   );
 }
 
-export interface ExecutionControllerOptions<T extends Executable> {
-  name: string;
-  type: ResourceType;
+/** A kind whose resources run executions. */
+export interface ExecutionKind<T extends Executable, S> {
+  /** Its API: the REST resource, and the controller's name (the singular: gitcommit). */
+  definition: Pick<KindDefinition, 'kind' | 'plural' | 'singular'>;
+  phases: Phases;
+  /** What one attempt of an execution publishes, with the operator's settings. */
+  publish: (settings: S, ...args: Parameters<Publish<T>>) => ReturnType<Publish<T>>;
+}
+
+/** The REST resource of a kind, as the generic runtime addresses it. */
+export function resourceTypeOf(definition: Pick<KindDefinition, 'kind' | 'plural'>): ResourceType {
+  return { group, version, kind: definition.kind, plural: definition.plural, namespaced: true };
+}
+
+/** What every execution controller shares: the client, the namespaces, the Secrets, the settings. */
+export interface ExecutionControllerOptions<S> {
   client: KubeClient;
   events: EventRecorder;
   namespaces: string[];
@@ -47,23 +67,22 @@ export interface ExecutionControllerOptions<T extends Executable> {
   /** Every resource is reconciled again this often though nothing changed (0: never). */
   resyncMs?: number;
   logger: Logger;
-  publish: EngineOptions<T>['publish'];
-  phases: EngineOptions<T>['phases'];
+  settings: S;
   metrics?: { runtime: RuntimeMetrics; executions: ExecutionMetrics };
 }
 
-export function executionController<T extends Executable>(opts: ExecutionControllerOptions<T>) {
-  const informers = informersFor<T>(
-    opts.client,
-    opts.type,
-    opts.namespaces,
-    opts.logger,
-    opts.resyncMs ?? defaultResyncMs,
-    { metrics: opts.metrics?.runtime.informer(opts.type.kind) },
-  );
+export function executionController<T extends Executable, S>(
+  kind: ExecutionKind<T, S>,
+  opts: ExecutionControllerOptions<S>,
+) {
+  const name = kind.definition.singular;
+  const type = resourceTypeOf(kind.definition);
+  const informers = informersFor<T>(opts.client, type, opts.namespaces, opts.logger, opts.resyncMs ?? defaultResyncMs, {
+    metrics: opts.metrics?.runtime.informer(type.kind),
+  });
   const engine = new ExecutionEngine<T>({
     client: opts.client,
-    type: opts.type,
+    type,
     events: opts.events,
     secretVersion: {
       cached: (obj) => {
@@ -77,17 +96,17 @@ export function executionController<T extends Executable>(opts: ExecutionControl
           : '';
       },
     },
-    publish: opts.publish,
-    phases: opts.phases,
+    publish: (obj, ctx) => kind.publish(opts.settings, obj, ctx),
+    phases: kind.phases,
     metrics: opts.metrics?.executions,
   });
   const controller = new Controller<T>({
-    name: opts.name,
+    name,
     informer: informers,
     reconcile: (obj, ctx) => engine.reconcile(obj, ctx),
     concurrency: opts.concurrency,
     logger: opts.logger,
-    metrics: opts.metrics?.runtime.controller(opts.name),
+    metrics: opts.metrics?.runtime.controller(name),
   });
   // A changed auth Secret re-runs the resources that use it, found through an index (Secret -> users).
   const bySecret = new Index<T>(informers, (obj) =>

@@ -8,7 +8,7 @@ import { inSpan } from '@gco/common/telemetry';
 import { type Author, branchNameProblem, parseAuthor } from '@gco/common/validation';
 import type { Credentials, FileOperation as SidecarOperation } from '@gco/sidecar-api';
 import { FileMode, FileOperationSchema } from '@gco/sidecar-api';
-import type { FileEntry, ResourceReference, WriteMode } from '../../api/v1/types.ts';
+import type { GitCommitSpec, PullRequestSpec, SharedSpec } from '../../api/v1/types.ts';
 import { render, type SkippedReference, template } from '../../render/render.ts';
 import { RenderError } from '../../render/strategies.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
@@ -26,16 +26,16 @@ export interface RenderSettings {
   defaultAuthor: { name: string; email: string };
 }
 
-export interface RenderableSpec {
-  repository: { url: string; branch?: string; baseBranch?: string };
-  pullRequest?: { branchPrefix?: string };
-  auth?: { secretName?: string };
-  commit?: { author?: string; message?: string };
-  files?: FileEntry[];
-  resourceReferences?: ResourceReference[];
-  writeMode?: WriteMode;
-  serviceAccountName?: string;
-}
+/** What rendering reads of either kind's spec. */
+export type RenderableSpec = Pick<
+  SharedSpec,
+  'auth' | 'files' | 'resourceReferences' | 'writeMode' | 'serviceAccountName'
+> & {
+  /** A GitCommit's target branch or a PullRequest's base branch. */
+  repository: Partial<GitCommitSpec['repository'] & PullRequestSpec['repository']> & { url: string };
+  commit?: Partial<GitCommitSpec['commit']>;
+  pullRequest?: Pick<PullRequestSpec['pullRequest'], 'branchPrefix'>;
+};
 
 export interface RenderedExecution {
   credentials: Credentials | undefined;

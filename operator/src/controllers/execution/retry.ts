@@ -3,11 +3,11 @@
  * (`exponential-backoff` by default, `fixed`, `none`) and `gco.galos.one/max-retries` (no cap by
  * default). Exponential backoff starts at 5 s and doubles to a 10-minute cap; `fixed` waits 30 s.
  */
-import { annotations } from '../../api/v1/types.ts';
+import { annotations, type RetryPolicyName, retryPolicies } from '../../api/v1/annotations.ts';
 import { permanent } from './failure.ts';
 
 export interface RetryPolicy {
-  kind: 'exponential-backoff' | 'fixed' | 'none';
+  kind: RetryPolicyName;
   maxRetries: number | undefined;
 }
 
@@ -15,10 +15,10 @@ export const backoff = { initialMs: 5_000, maxMs: 10 * 60_000, fixedMs: 30_000 }
 
 export function retryPolicyOf(metadataAnnotations: Record<string, string> | undefined): RetryPolicy {
   const kind = metadataAnnotations?.[annotations.retryPolicy] ?? 'exponential-backoff';
-  if (kind !== 'exponential-backoff' && kind !== 'fixed' && kind !== 'none') {
+  if (!isRetryPolicyName(kind)) {
     throw permanent(
       'InvalidAnnotation',
-      `annotation ${annotations.retryPolicy}: '${kind}' is not one of exponential-backoff, fixed, none`,
+      `annotation ${annotations.retryPolicy}: '${kind}' is not one of ${retryPolicies.join(', ')}`,
     );
   }
   const max = metadataAnnotations?.[annotations.maxRetries];
@@ -26,6 +26,10 @@ export function retryPolicyOf(metadataAnnotations: Record<string, string> | unde
     throw permanent('InvalidAnnotation', `annotation ${annotations.maxRetries}: '${max}' is not a whole number`);
   }
   return { kind, maxRetries: max === undefined ? undefined : Number(max) };
+}
+
+function isRetryPolicyName(name: string): name is RetryPolicyName {
+  return (retryPolicies as readonly string[]).includes(name);
 }
 
 /** The delay before retry number `retry` (1-based), or undefined when the policy allows no more. */
