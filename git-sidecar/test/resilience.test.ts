@@ -20,6 +20,7 @@ import {
   SshGitServer,
   startSidecar,
   tempDir,
+  waitFor,
 } from '@gco/testenv';
 import { basicCredentials, commitRequest, expectFailure, sshCredentials, tokenCredentials } from '@gco/testenv/sidecar';
 
@@ -204,6 +205,8 @@ describe('git sidecar: resilience', function () {
       const sidecar = await startSidecar({ dataDir });
       const client = createSidecarClient({ socketPath: sidecar.socketPath });
       const pending = jobs.filter((j) => !done.has(j.executionId));
+      // Fixed and random waits on purpose: jobs arrive spread out and the kill lands at a random point
+      // of their clone, fetch, build or push.
       const calls = pending.map(async (job, i) => {
         await sleep(i * 15);
         const res = await client.commit(job, { timeoutMs: 60_000 });
@@ -273,9 +276,14 @@ describe('git sidecar: resilience', function () {
 
   it('gives up on a git command past --git-timeout with TIMEOUT, leaving no lock behind', async () => {
     const repo = await repository({ files: 5 });
+    // The server answers the fetch only once the test lets it: past any timeout, however slow the machine.
     let stall = true;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     server.addRoute(async (req) => {
-      if (stall && req.url?.includes(repo.name) && req.url.includes('upload-pack')) await sleep(4000);
+      if (stall && req.url?.includes(repo.name) && req.url.includes('upload-pack')) await held;
       return false;
     });
     const sidecar = await startSidecar({ args: ['--git-timeout=1s'] });
@@ -286,6 +294,7 @@ describe('git sidecar: resilience', function () {
         Reason.TIMEOUT,
       );
       stall = false;
+      release();
       const res = await client.commit(
         commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'slow.txt', content: 's' }] }),
       );
@@ -294,6 +303,7 @@ describe('git sidecar: resilience', function () {
       assert.equal(locks, '');
     } finally {
       stall = false;
+      release();
       await sidecar.stop();
     }
   });
@@ -304,16 +314,18 @@ describe('git sidecar: resilience', function () {
     const sidecar = await startSidecar({ args: ['--disk-budget=1'] });
     try {
       const client = createSidecarClient({ socketPath: sidecar.socketPath });
+      // One job after the other: b's clone is used after a's (its clone, fetch and push took their time).
       await client.commit(commitRequest({ url: a.url, credentials: creds, ops: [{ path: 'a.txt', content: 'a' }] }));
-      await sleep(200);
       await client.commit(commitRequest({ url: b.url, credentials: creds, ops: [{ path: 'b.txt', content: 'b' }] }));
+      // Eviction runs once the scheduler is idle, after the answer.
       let clones: string[] = [];
-      for (let i = 0; i < 50; i++) {
-        clones = await readdir(join(sidecar.dataDir, 'clones'));
-        if (clones.length === 1) break;
-        await sleep(100);
-      }
-      assert.equal(clones.length, 1, `one clone left: ${clones.join(', ')}`);
+      await waitFor(
+        async () => {
+          clones = await readdir(join(sidecar.dataDir, 'clones'));
+          return clones.length === 1;
+        },
+        { timeoutMs: 10_000, describe: () => `more than one clone left: ${clones.join(', ')}` },
+      );
       assert.ok(clones[0]?.includes(b.name.replace('.git', '')), 'the most recently used one');
       assert.match(await sidecar.logs(), /evicting clone over the disk budget/);
       // The evicted repository still works: it is cloned again.
@@ -375,14 +387,35 @@ describe('git sidecar: resilience', function () {
 
   it('finishes running jobs on SIGTERM and exits cleanly', async () => {
     const repo = await repository({ files: 20 });
+    // The job's first request to the server waits there until the sidecar has begun shutting down.
+    let reached = false;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server.addRoute(async (req) => {
+      if (req.url?.includes(repo.name)) {
+        reached = true;
+        await held;
+      }
+      return false;
+    });
     const sidecar = await startSidecar();
     const client = createSidecarClient({ socketPath: sidecar.socketPath });
     const running = client.commit(
       commitRequest({ url: repo.url, credentials: creds, ops: [{ path: 'last.txt', content: 'l' }] }),
     );
-    await sleep(50);
     const exited = new Promise<number | null>((resolve) => sidecar.process.child.once('exit', (code) => resolve(code)));
-    sidecar.process.child.kill('SIGTERM');
+    try {
+      await waitFor(async () => reached, { timeoutMs: 30_000, describe: () => 'the job never reached the git server' });
+      sidecar.process.child.kill('SIGTERM');
+      await waitFor(async () => /shutting down/.test(await sidecar.logs()), {
+        timeoutMs: 30_000,
+        describe: async () => `the sidecar did not begin shutting down:\n${await sidecar.logs()}`,
+      });
+    } finally {
+      release();
+    }
     const res = await running;
     assert.equal(res.pushed, true);
     assert.equal(await exited, 0);
@@ -393,8 +426,16 @@ describe('git sidecar: resilience', function () {
   it('also serves on TCP for development', async () => {
     const sidecar = await startSidecar({ args: ['--listen-tcp=127.0.0.1:0'] });
     try {
-      const port = Number(/"tcpPort":(\d+)/.exec(await sidecar.logs())?.[1]);
-      assert.ok(port > 0);
+      // The socket (what startSidecar waits for) exists before the TCP listener: the port is known once the
+      // sidecar says it is serving.
+      let port = 0;
+      await waitFor(
+        async () => {
+          port = Number(/"tcpPort":(\d+)/.exec(await sidecar.logs())?.[1] ?? 0);
+          return port > 0;
+        },
+        { timeoutMs: 30_000, describe: async () => `no TCP port logged:\n${await sidecar.logs()}` },
+      );
       const health = await createSidecarClient({ baseUrl: `http://127.0.0.1:${port}` }).health({});
       assert.equal(health.serving, true);
     } finally {

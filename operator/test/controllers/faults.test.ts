@@ -206,7 +206,7 @@ describe('process faults: exactly one commit per execution', function () {
     await assertExactlyOnePerExecution(s, burstSize);
     assert.equal((await leaseHolder(id)).leaseTransitions, 1);
     // Not a timing assertion: the figure for the README (lease duration + a jittered retry + cache sync).
-    process.stderr.write(`      failover after kill -9 (lease ${leaseSeconds} s): ${failoverMs} ms\n`);
+    process.stderr.write(`[figure] failover after kill -9 (lease ${leaseSeconds} s): ${failoverMs} ms\n`);
   });
 
   it('a replica with its clock an hour ahead neither takes a live lease nor misses an expired one', async () => {
@@ -321,15 +321,16 @@ describe('process faults: exactly one commit per execution', function () {
     first.operator.process.child.kill('SIGTERM');
     const [code] = (await exited) as [number];
     const tookMs = Date.now() - sentAt;
+    // Exit code 0 with the pushes still held at the (closed) gate: the operator cancelled them. Waiting
+    // for them would have run into its own shutdown bound (10 s, well under the pod's 120 s grace), which
+    // exits 1.
     assert.equal(code, 0, await first.operator.logs());
-    // The task's bound: well under the pod's terminationGracePeriodSeconds (120 s); the operator's own
-    // bound is 10 s (past it, it exits 1), and cancelling makes it far shorter.
-    assert.ok(tookMs < 10_000, `the operator took ${tookMs} ms to exit after SIGTERM`);
+    assert.doesNotMatch(await first.operator.logs(), /shutdown did not finish in time/);
     await assertMidBurst(s.ns, 'a');
     assert.equal((await leaseHolder(id)).holderIdentity ?? '', '', 'the lease was released');
     const cancelled = await activeExecutions(s.ns);
     assert.ok(cancelled.size > 0, 'no execution was in flight');
-    process.stderr.write(`      exit after SIGTERM with executions in flight: ${tookMs} ms\n`);
+    process.stderr.write(`[figure] operator exit after SIGTERM with executions in flight: ${tookMs} ms\n`);
     // The sidecar's batch goes on and its push lands, after the operator has gone.
     gate.open();
 

@@ -344,17 +344,120 @@ describe('GitCommit controller: behaviour', function () {
     );
   });
 
-  it('stops after gco.galos.one/max-retries with RetriesExhausted', async () => {
-    const gc = await gitCommit(
+  /** A GitCommit whose every attempt fails with a transient ResourceNotFound (a ConfigMap nobody makes). */
+  const failingEveryAttempt = (annotations: Record<string, string>) =>
+    gitCommit(
       {
         resourceReferences: [
           { name: 'never', apiVersion: 'v1', kind: 'ConfigMap', strategy: 'dump', output: { path: 'n.yaml' } },
         ],
       },
-      { annotations: { 'gco.galos.one/retry-policy': 'none' } },
+      { annotations },
     );
+
+  /** The messages of the Warning Events about a resource (each once, however often it was counted). */
+  async function warnings(name: string): Promise<string[]> {
+    const out = await env.kubectl([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      `involvedObject.name=${name},type=Warning`,
+      '-o',
+      'json',
+    ]);
+    return (JSON.parse(out) as { items: Array<{ message: string }> }).items.map((e) => e.message);
+  }
+
+  it('retry-policy none: stalls at the first transient failure with RetriesExhausted', async () => {
+    const gc = await failingEveryAttempt({ 'gco.galos.one/retry-policy': 'none' });
     const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('RetriesExhausted'), ns);
-    assert.match(condition(status, 'Stalled').message, /ResourceNotFound/);
+    assert.match(condition(status, 'Stalled').message, /^gave up after 1 attempt\(s\) \(none\): ResourceNotFound: /);
+    assert.equal(status.executionHistory[0].attempts, 1);
+    assert.equal(status.retryCount, 0);
+  });
+
+  it('max-retries with exponential backoff: retried after 5 s and 10 s, then RetriesExhausted', async () => {
+    // The default policy's own delays, waited out for real: 15 s.
+    const gc = await failingEveryAttempt({ 'gco.galos.one/max-retries': '2' });
+    const status = await waitStatus(env, 'gitcommit', gc.name, stalledWith('RetriesExhausted'), ns, 90_000);
+    assert.match(
+      condition(status, 'Stalled').message,
+      /^gave up after 3 attempt\(s\) \(exponential-backoff, max-retries 2\): ResourceNotFound: .*ConfigMap gc-behaviour\/never does not exist/,
+    );
+    assert.equal(condition(status, 'Ready').reason, 'RetriesExhausted');
+    assert.equal(status.phase, 'Failed');
+    assert.equal(status.retryCount, 2);
+    assert.equal(status.activeExecution ?? undefined, undefined);
+    assert.deepEqual(
+      [status.executionHistory.length, status.executionHistory[0].attempts, status.executionHistory[0].result],
+      [1, 3, 'Failed'],
+    );
+    const events = await warnings(gc.name);
+    for (const delay of ['5s', '10s']) {
+      assert.ok(
+        events.some((m) => m.endsWith(`; retrying in ${delay}`)),
+        `an Event says retrying in ${delay}: ${events}`,
+      );
+    }
+    assert.ok(!events.some((m) => m.endsWith('; retrying in 20s')), 'no third retry');
+  });
+
+  it('retry-policy fixed: each retry scheduled 30 s after its failure, then RetriesExhausted after max-retries', async () => {
+    // The 30 s waits are not waited out: each is checked where the operator keeps it
+    // (status.activeExecution.notBefore, the Ready message, the Event), then brought forward in status,
+    // as if the 30 s had passed: the operator reads a retry's time from there (also after a restart).
+    const startedAt = Date.now();
+    const gc = await failingEveryAttempt({ 'gco.galos.one/retry-policy': 'fixed', 'gco.galos.one/max-retries': '2' });
+    let attemptFrom = startedAt;
+    for (const retry of [1, 2]) {
+      const status = await waitStatus(
+        env,
+        'gitcommit',
+        gc.name,
+        (s) => s.retryCount === retry && s.activeExecution?.notBefore,
+        ns,
+      );
+      const seenAt = Date.now();
+      assert.equal(condition(status, 'Ready').reason, 'ResourceNotFound');
+      assert.match(condition(status, 'Ready').message, new RegExp(`\\(retry ${retry} in 30s\\)$`));
+      assert.equal(condition(status, 'Stalled').status, 'False');
+      // The attempt failed between attemptFrom and seenAt; notBefore is 30 s after it, in whole seconds.
+      const notBefore = Date.parse(status.activeExecution.notBefore);
+      assert.ok(
+        notBefore >= attemptFrom + 29_000 && notBefore <= seenAt + 30_000,
+        `retry ${retry} at ${status.activeExecution.notBefore}, not 30 s after an attempt between ` +
+          `${new Date(attemptFrom).toISOString()} and ${new Date(seenAt).toISOString()}`,
+      );
+      attemptFrom = Date.now();
+      await env.kubectl([
+        'patch',
+        'gitcommit',
+        gc.name,
+        '-n',
+        ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ status: { activeExecution: { notBefore: new Date(attemptFrom - 1000).toISOString() } } }),
+      ]);
+      // A status change alone wakes no controller (as in controller-runtime's predicates); an annotation does.
+      await env.kubectl(['annotate', '--overwrite', '-n', ns, `gitcommit/${gc.name}`, `gco.galos.one/nudge=${retry}`]);
+    }
+    const stalled = await waitStatus(env, 'gitcommit', gc.name, stalledWith('RetriesExhausted'), ns);
+    assert.match(
+      condition(stalled, 'Stalled').message,
+      /^gave up after 3 attempt\(s\) \(fixed, max-retries 2\): ResourceNotFound: /,
+    );
+    assert.equal(stalled.executionHistory[0].attempts, 3);
+    assert.equal(stalled.retryCount, 2);
+    const events = await warnings(gc.name);
+    assert.ok(
+      events.some((m) => m.endsWith('; retrying in 30s')),
+      `an Event says retrying in 30s: ${events}`,
+    );
+    assert.ok(!events.some((m) => /retrying in (?!30s)/.test(m)), `no other delay: ${events}`);
   });
 
   it('reports optional references that are missing and commits the rest', async () => {
@@ -491,33 +594,62 @@ describe('GitCommit controller: behaviour', function () {
     );
     assert.ok(status.nextScheduledTime);
     await env.kubectl(['patch', 'gitcommit', gc.name, '-n', ns, '--type=merge', '-p', '{"spec":{"suspend":true}}']);
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
-    // Longer than one period: a tick would have come.
+    // An execution recorded before the patch may still be running: it finishes. None starts after it: the
+    // status write that starts one carries the resourceVersion it read, which the patch has changed.
+    const settled = await waitStatus(env, 'gitcommit', gc.name, (s) => !s.activeExecution, ns);
+    const before = settled.executionHistory.length;
+    // A fixed window, as proving that nothing happens needs one: longer than a period, a tick would have come.
     await new Promise((r) => setTimeout(r, 6000));
     const after = (await getStatus(env, 'gitcommit', gc.name, ns)).executionHistory.length;
     assert.equal(after, before, 'no execution while suspended');
   });
 
   it('never puts a credential in status, events or logs', async () => {
+    // Its own credentials and failures, whatever else ran before it: a token that commits, one the git
+    // server rejects, and a Secret whose dump is refused.
+    const rejected = 'ghp_rejected_never_shown_4711';
+    const dbPassword = 'hunter2-never-shown';
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'rejected-token', namespace: ns },
+      stringData: { token: rejected },
+    });
+    await env.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db-password', namespace: ns },
+      stringData: { password: dbPassword },
+    });
+    const committed = await gitCommit({ files: [{ path: 'ok.txt', content: 'ok' }] });
+    const refused = await gitCommit({ auth: { secretName: 'rejected-token' }, files: [{ path: 'x', content: 'x' }] });
+    const dumped = await gitCommit({
+      resourceReferences: [
+        { name: 'db-password', apiVersion: 'v1', kind: 'Secret', strategy: 'dump', output: { path: 'db.yaml' } },
+      ],
+    });
+    await waitReady(env, 'gitcommit', committed.name, ns);
+    await waitStatus(env, 'gitcommit', refused.name, stalledWith('AuthenticationFailed'), ns);
+    await waitStatus(env, 'gitcommit', dumped.name, stalledWith('SecretExportForbidden'), ns);
+
     const statuses = await env.kubectl(['get', 'gitcommits', '-A', '-o', 'json']);
     const events = await env.kubectl(['get', 'events', '-A', '-o', 'json']);
     const logs = `${await env.operator.logs()}${await env.sidecar.logs()}`;
-    for (const secret of [
-      token,
-      Buffer.from(`x-access-token:${token}`).toString('base64'),
-      'ghp_wrong_wrong_wrong',
-      'hunter2-db',
-    ]) {
-      assert.ok(!statuses.includes(secret), 'status');
-      assert.ok(!events.includes(secret), 'events');
-      assert.ok(!logs.includes(secret), 'logs');
+    assert.match(logs, /AuthenticationFailed|AUTHENTICATION_REJECTED/, 'the rejection is in the logs');
+    for (const secret of [token, Buffer.from(`x-access-token:${token}`).toString('base64'), rejected, dbPassword]) {
+      assert.ok(!statuses.includes(secret), `${secret.slice(0, 6)}… in a status`);
+      assert.ok(!events.includes(secret), `${secret.slice(0, 6)}… in an Event`);
+      assert.ok(!logs.includes(secret), `${secret.slice(0, 6)}… in the logs`);
     }
-    for (const f of await readdir(env.sidecar.dataDir, { recursive: true })) {
+    const files = await readdir(env.sidecar.dataDir, { recursive: true });
+    assert.ok(files.length > 0, 'the sidecar kept its clones');
+    for (const f of files) {
       const path = join(env.sidecar.dataDir, String(f));
       const content = await readFile(path).catch(() => undefined);
-      if (content) assert.ok(!content.includes(token), path);
+      if (content) {
+        for (const secret of [token, rejected])
+          assert.ok(!content.includes(secret), `${secret.slice(0, 6)}… in ${path}`);
+      }
     }
-    await runOk('true', []);
   });
 });

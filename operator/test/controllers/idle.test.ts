@@ -108,7 +108,9 @@ describe('operator: after a quiet minute', function () {
         describe: async () => `not done: ${JSON.stringify(done)}\n${(await env.operator.logs()).slice(-3000)}`,
       });
       const { 'idle-first': requested = Infinity, 'idle-second': created = Infinity } = done;
-      console.log(`      after a 60 s idle: new GitCommit Ready in ${created} ms, request done in ${requested} ms`);
+      process.stderr.write(
+        `[figure] after a 60 s idle: new GitCommit Ready in ${created} ms, request done in ${requested} ms\n`,
+      );
       assert.ok(created < 2000, `new GitCommit Ready after ${created} ms`);
       assert.ok(requested < 2000, `reconcile request acted on after ${requested} ms`);
       assert.deepEqual(await watchRestarts(env), before, 'no watch of the operator restarted while idle');

@@ -83,6 +83,7 @@ describe('GitCommit controller: lived in (long schedules, faults, tenants)', fun
     await waitReady(env, 'gitcommit', name, ns);
     const started = Date.now();
     const windowMs = 120_000;
+    // A fixed window: the ticks of two minutes are what this test counts.
     await new Promise((r) => setTimeout(r, windowMs));
     const status = await getStatus(env, 'gitcommit', name, ns);
     assert.equal(condition(status, 'Ready').status, 'True', JSON.stringify(status.conditions));
@@ -258,6 +259,14 @@ describe('GitCommit controller: lived in (long schedules, faults, tenants)', fun
   it('a Secret rotated while an execution runs starts exactly one more execution, with the new version', async () => {
     const repo = await env.repository(`rotate-during-${n++}.git`);
     await env.apply(tokenSecret('rotating-credentials', ns));
+    // A canary whose own Secret is rotated after that one: once the canary has run for its rotation, the
+    // operator's Secret cache holds the earlier rotation too (one watch delivers both, in order).
+    const canaryRepo = await env.repository(`rotate-canary-${n++}.git`);
+    await env.apply(tokenSecret('rotation-canary-credentials', ns));
+    await env.apply(
+      gitCommit('rotation-canary', canaryRepo.url, { auth: { secretName: 'rotation-canary-credentials' } }),
+    );
+    await waitReady(env, 'gitcommit', 'rotation-canary', ns);
     const gate = pushGate(env.git, repo.gitDir.split('/').at(-1) as string);
     gate.close();
     try {
@@ -266,7 +275,14 @@ describe('GitCommit controller: lived in (long schedules, faults, tenants)', fun
       await rotate('rotating-credentials');
       const rotated = JSON.parse(await env.kubectl(['get', 'secret', 'rotating-credentials', '-n', ns, '-o', 'json']));
       // The rotation reaches the operator's cache while the execution waits on its push.
-      await new Promise((r) => setTimeout(r, 1000));
+      await rotate('rotation-canary-credentials');
+      await waitStatus(
+        env,
+        'gitcommit',
+        'rotation-canary',
+        (s) => s.executionHistory?.[0]?.trigger === 'SecretChanged' && !s.activeExecution,
+        ns,
+      );
       gate.open();
       const status = await waitStatus(
         env,

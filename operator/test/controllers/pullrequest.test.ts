@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { fileAt, headOf, runOk } from '@gco/testenv';
+import { fileAt, headOf, runOk, waitFor } from '@gco/testenv';
 import { strftime } from '../../src/render/template.ts';
 import {
   condition,
@@ -99,7 +99,12 @@ describe('PullRequest controller', function () {
       metadata: { name: 'settings', namespace: ns },
       data: { level: 'warn' },
     });
-    await new Promise((r) => setTimeout(r, 1100)); // a new second for a new head branch name
+    // A head branch is named after its execution's second: the next one must not start in the first one's.
+    const firstStarted = Date.parse(first.executionHistory.at(-1).startTime);
+    await waitFor(async () => Date.now() >= firstStarted + 1000, {
+      timeoutMs: 5000,
+      describe: () => 'the clock did not pass the first execution second',
+    });
     await requestReconcile(env, 'pullrequest', name, ns, 'after-merge');
     const third = await waitStatus(
       env,
@@ -319,7 +324,43 @@ describe('PullRequest controller', function () {
   });
 
   it('never puts the token in status, events or logs', async () => {
+    // Its own pull request and failures, whatever else ran before it: one opened with the token, one
+    // whose token GitHub rejects, one whose token lacks the scope.
+    const repo = await env.repository(`company/tokens-${n++}.git`, { files: 1 });
+    const rejected = 'ghp_rejected_by_github_never_shown';
+    for (const [name, value] of [
+      ['rejected-github-token', rejected],
+      ['scopeless-github-token', publicOnlyToken],
+    ]) {
+      await env.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: ns },
+        stringData: { token: value },
+      });
+    }
+    const pr = (name: string, secretName: string) => ({
+      apiVersion: 'gco.galos.one/v1',
+      kind: 'PullRequest',
+      metadata: { name, namespace: ns },
+      spec: {
+        repository: { url: repo.url },
+        auth: { secretName },
+        pullRequest: { title: name, branchPrefix: name },
+        files: [{ path: `${name}.txt`, content: name }],
+      },
+    });
+    await env.apply(pr('token-opened', 'github-token'));
+    await env.apply(pr('token-rejected', 'rejected-github-token'));
+    await env.apply(pr('token-scopeless', 'scopeless-github-token'));
+    await waitReady(env, 'pullrequest', 'token-opened', ns);
+    await waitStatus(env, 'pullrequest', 'token-rejected', stalledWith('AuthenticationFailed'), ns);
+    await waitStatus(env, 'pullrequest', 'token-scopeless', stalledWith('InsufficientScopes'), ns);
+
     const text = `${await env.kubectl(['get', 'pullrequests', '-A', '-o', 'json'])}${await env.kubectl(['get', 'events', '-A', '-o', 'json'])}${await env.operator.logs()}${await env.sidecar.logs()}`;
-    for (const secret of [token, publicOnlyToken, 'ghp_bad_token_for_github']) assert.ok(!text.includes(secret));
+    assert.match(text, /AuthenticationFailed/, 'the rejection was reported');
+    for (const secret of [token, publicOnlyToken, rejected]) {
+      assert.ok(!text.includes(secret), `${secret.slice(0, 6)}… in a status, an Event or a log`);
+    }
   });
 });

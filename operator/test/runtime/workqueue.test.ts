@@ -7,9 +7,27 @@ import type { ChangeHandler } from '../../src/runtime/informer.ts';
 import type { KubeObject } from '../../src/runtime/resources.ts';
 import { TokenBucket, WorkQueue } from '../../src/runtime/workqueue.ts';
 
+/**
+ * Lets at least `ms` pass on the clock the queue measures with (performance.now()). A timer alone may
+ * fire a little early by that clock: it counts from the event loop's cached time.
+ */
+async function elapse(ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) await sleep(Math.max(1, until - performance.now()));
+}
+
+/** Resolves once `check` holds, looking after every short timer turn. */
+async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) assert.fail(`never: ${what}`);
+    await sleep(5);
+  }
+}
+
 describe('controller runtime: work queue', () => {
   it('queues a key once however often it is added', async () => {
-    const q = new WorkQueue({ qps: 1000, burst: 1000 });
+    const q = new WorkQueue();
     q.add('a');
     q.add('a');
     q.add('b');
@@ -19,7 +37,7 @@ describe('controller runtime: work queue', () => {
   });
 
   it('never hands out a key being processed; an add meanwhile comes back after done', async () => {
-    const q = new WorkQueue({ qps: 1000, burst: 1000 });
+    const q = new WorkQueue();
     q.add('a');
     assert.equal(await q.get(), 'a');
     q.add('a');
@@ -32,7 +50,7 @@ describe('controller runtime: work queue', () => {
   it('reports adds, depth, waits and work as client-go does, also for a key added while processed', async () => {
     const seen = { added: 0, retried: 0, depth: [] as number[], waited: [] as number[], worked: [] as number[] };
     const q = new WorkQueue(
-      { qps: 1000, burst: 1000 },
+      {},
       {
         added: () => seen.added++,
         depth: (n) => seen.depth.push(n),
@@ -44,17 +62,17 @@ describe('controller runtime: work queue', () => {
     q.add('a');
     q.add('a');
     assert.deepEqual([seen.added, seen.depth], [1, [1]], 'a duplicate add is not an add');
-    await sleep(50);
+    await elapse(50);
     assert.equal(await q.get(), 'a');
-    assert.ok((seen.waited[0] ?? 0) >= 0.045, `waited ${seen.waited[0]} s in the queue`);
+    assert.ok((seen.waited[0] ?? 0) >= 0.05, `waited ${seen.waited[0]} s in the queue`);
     q.add('a'); // while processed: queued again by done(), one add
-    await sleep(100);
+    await elapse(100);
     q.done('a');
-    assert.ok((seen.worked[0] ?? 0) >= 0.095, `worked ${seen.worked[0]} s`);
+    assert.ok((seen.worked[0] ?? 0) >= 0.1, `worked ${seen.worked[0]} s`);
     assert.equal(seen.added, 2, 'the add while processed counts once, done() does not add again');
-    await sleep(50);
+    await elapse(50);
     assert.equal(await q.get(), 'a');
-    assert.ok((seen.waited[1] ?? 0) >= 0.145, `the second wait counts from its add: ${seen.waited[1]} s`);
+    assert.ok((seen.waited[1] ?? 0) >= 0.15, `the second wait counts from its add: ${seen.waited[1]} s`);
     assert.equal(seen.depth.at(-1), 0);
     q.addRateLimited('b');
     assert.equal(seen.retried, 1);
@@ -73,14 +91,22 @@ describe('controller runtime: work queue', () => {
     q.shutDown();
   });
 
-  it('keeps the earliest of several delayed adds', async () => {
-    const q = new WorkQueue({ qps: 1000, burst: 1000 });
-    q.addAfter('k', 5000);
-    q.addAfter('k', 20);
-    const start = Date.now();
-    assert.equal(await q.get(), 'k');
-    assert.ok(Date.now() - start < 1000);
-    q.shutDown();
+  it('keeps the earliest of several delayed adds, in either order', async () => {
+    const q = new WorkQueue();
+    q.addAfter('later-first', 5000);
+    q.addAfter('later-first', 20);
+    q.addAfter('sooner-first', 20);
+    q.addAfter('sooner-first', 5000);
+    // Half the longer delay: only a key that kept its 5 s delay is not there by then.
+    const timer = new AbortController();
+    const deadline = sleep(2500, 'the 5 s delay was kept', { signal: timer.signal });
+    try {
+      const got = [await Promise.race([q.get(), deadline]), await Promise.race([q.get(), deadline])];
+      assert.deepEqual(got.sort(), ['later-first', 'sooner-first']);
+    } finally {
+      timer.abort();
+      q.shutDown();
+    }
   });
 
   it('never throttles new events: a thousand adds come out at once with a bucket of 1/s', async () => {
@@ -142,16 +168,17 @@ describe('controller runtime: controller', () => {
     metadata: { name, namespace: 'ns', generation: 1, resourceVersion: '1' },
   });
 
-  it('never runs two reconciles of one key at once, and runs different keys in parallel', async () => {
+  it('never runs two reconciles of one key at once, runs different keys in parallel, and coalesces adds', async () => {
     const objects = new Map([
       ['ns/a', obj('a')],
       ['ns/b', obj('b')],
     ]);
     const src = source(objects);
     let running = 0;
-    let maxSameKey = 0;
     let maxParallel = 0;
-    const perKey = new Map<string, number>();
+    const calls = new Map<string, number>();
+    /** Each reconcile waits here until the test lets it finish. */
+    const held: Array<() => void> = [];
     const controller = new Controller({
       name: 't',
       informer: src,
@@ -159,25 +186,31 @@ describe('controller runtime: controller', () => {
       logger: silentLogger,
       reconcile: async (_o, ctx) => {
         running++;
-        perKey.set(ctx.key, (perKey.get(ctx.key) ?? 0) + 1);
-        maxSameKey = Math.max(maxSameKey, perKey.get(ctx.key) ?? 0);
         maxParallel = Math.max(maxParallel, running);
-        await sleep(30);
-        perKey.set(ctx.key, (perKey.get(ctx.key) ?? 1) - 1);
+        calls.set(ctx.key, (calls.get(ctx.key) ?? 0) + 1);
+        await new Promise<void>((resolve) => held.push(resolve));
         running--;
         return done;
       },
     });
     controller.start();
+    src.emit(obj('a'));
+    src.emit(obj('b'));
+    await until(() => running === 2, 'both keys are reconciled at once');
+    // Events while both are being reconciled: two free workers, yet no second reconcile of either key.
     for (let i = 0; i < 5; i++) {
       src.emit(obj('a'));
       src.emit(obj('b'));
-      await sleep(10);
     }
-    await sleep(200);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(running, 2, 'a key being reconciled is not handed to another worker');
+    for (const release of held.splice(0)) release();
+    // The five events of each key, added while it was processed, make one more reconcile of it.
+    await until(() => calls.get('ns/a') === 2 && calls.get('ns/b') === 2 && running === 2, 'one more each');
+    for (const release of held.splice(0)) release();
+    await until(() => running === 0, 'the reconciles end');
     await controller.stop();
-    assert.equal(maxSameKey, 1);
-    assert.equal(maxParallel, 2);
+    assert.deepEqual([calls.get('ns/a'), calls.get('ns/b'), maxParallel], [2, 2, 2]);
   });
 
   it('retries thrown errors with backoff, not terminal ones, and honours requeueAfter', async () => {
@@ -205,9 +238,10 @@ describe('controller runtime: controller', () => {
     });
     controller.start();
     for (const name of ['flaky', 'broken', 'later']) src.emit(obj(name));
-    await sleep(400);
+    await until(() => calls.get('flaky') === 3 && calls.get('later') === 2, 'flaky retried, later requeued');
     await controller.stop();
     assert.equal(calls.get('flaky'), 3, 'retried until it succeeded');
+    // 'broken' failed with 'flaky' and would have been retried after the same 10 ms, before flaky's third call.
     assert.equal(calls.get('broken'), 1, 'a terminal error is not retried');
     assert.equal(calls.get('later'), 2, 'requeued once');
   });
