@@ -53,19 +53,26 @@ export const connectCodes: Record<Reason, Code> = {
 
 export class SidecarError extends Error {
   readonly reason: Reason;
-  constructor(reason: Reason, message: string, options?: { cause?: unknown }) {
+  /**
+   * The stack of what went wrong (the cause's), scrubbed by `redacted` while the job's secrets were still
+   * known: an internal failure is logged with it after the job's credentials are gone, when the logger's
+   * own redactor no longer knows them and the cause's message still holds git's raw words.
+   */
+  readonly detail?: string;
+  constructor(reason: Reason, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
+    this.detail = options?.detail;
   }
 
   get category(): Category {
     return categories[this.reason] ?? Category.INTERNAL;
   }
 
-  /** The same failure with `redact` applied to its message (the cause, and so the stack, are kept). */
+  /** The same failure with `redact` applied to its message and to its stack, kept as `detail`. */
   redacted(redact: (text: string) => string): SidecarError {
-    const message = redact(this.message);
-    return message === this.message ? this : new SidecarError(this.reason, message, { cause: this.cause });
+    const stack = (this.cause instanceof Error ? this.cause : this).stack ?? '';
+    return new SidecarError(this.reason, redact(this.message), { cause: this.cause, detail: redact(stack) });
   }
 }
 

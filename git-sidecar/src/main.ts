@@ -3,6 +3,7 @@
  */
 import { createLogger } from '@gco/common/logger';
 import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
+import { pathMaxBytes } from '@gco/common/validation';
 import { serverTracingInterceptor } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
 import { redactActiveSecrets } from './credentials/credentials.ts';
@@ -93,7 +94,7 @@ const service = createService({
     maxFileBytes: config.maxFileBytes,
     maxJobBytes: config.maxJobBytes,
     maxOperations: config.maxOperations,
-    maxPathBytes: 4096,
+    maxPathBytes: pathMaxBytes,
   },
   allowFileUrls: config.allowFileUrls,
   defaultJobTimeoutMs: config.jobTimeoutMs,

@@ -58,8 +58,10 @@ function logFailure(logger: Logger, error: unknown, connectError: ConnectError, 
     error: connectError.rawMessage,
   };
   if (failure.category === Category.INTERNAL) {
+    // `detail` was scrubbed while the job's secrets were known; a failure that never had credentials
+    // in flight has no detail, and its stack goes through the logger's redactor.
     const cause = failure.cause instanceof Error ? failure.cause : failure;
-    logger.error('job failed', { ...line, stack: cause.stack ?? '' });
+    logger.error('job failed', { ...line, stack: failure.detail ?? cause.stack ?? '' });
   } else {
     logger.warn('job failed', line);
   }
@@ -128,7 +130,10 @@ export function createService(opts: ServiceOptions): ServiceImpl<typeof GitSidec
           const result = await remoteDefaultBranch({ env: credentials.env, timeoutMs, signal: ctx.signal }, remote.url);
           return create(ResolveDefaultBranchResponseSchema, result);
         } catch (error) {
-          throw await explainFailure(error, { remote, credentials: req.repository?.credentials });
+          // Scrubbed here, before `finally` forgets the job's secrets: the words may quote the server.
+          throw (await explainFailure(error, { remote, credentials: req.repository?.credentials })).redacted(
+            redactActiveSecrets,
+          );
         } finally {
           await credentials.dispose();
         }

@@ -120,6 +120,15 @@ describe('git sidecar: error tables', () => {
     );
   });
 
+  it("scrubs a failure's message and the stack it is logged with while the secrets are known", () => {
+    const token = 'ghp_scrubbed_0123456789abcdef';
+    const cause = failed(`fatal: unable to access 'https://x-access-token:${token}@example.com/': boom`);
+    const scrubbed = asSidecarError(cause).redacted((text) => text.replaceAll(token, '[redacted]'));
+    assert.ok(scrubbed.detail, 'a stack to log');
+    assert.doesNotMatch(`${scrubbed.message}\n${scrubbed.detail}`, new RegExp(token));
+    assert.match(scrubbed.detail ?? '', /\[redacted\]/, "the stack is the cause's, with git's words, scrubbed");
+  });
+
   it('takes what nobody classified as INTERNAL, a full volume as UNAVAILABLE, a killed git as TIMEOUT', () => {
     const bug = asSidecarError(new TypeError("Cannot read properties of undefined (reading 'oid')"));
     assert.equal(bug.reason, Reason.INTERNAL);

@@ -23,6 +23,7 @@ import { sidecarFailure, statusReasons } from '../../src/controllers/execution/s
 import { coordinatesOf, GitHubClient } from '../../src/controllers/pullrequest/github.ts';
 import { ProviderError, type ProviderErrorKind } from '../../src/controllers/pullrequest/provider-error.ts';
 import { asProviderFailure, providerFailure } from '../../src/controllers/pullrequest/provider-failure.ts';
+import { ApiError } from '../../src/runtime/kube-client.ts';
 
 const sidecarError = (reason: Reason, category: Category, message: string) =>
   new ConnectError(message, Code.FailedPrecondition, undefined, [
@@ -61,12 +62,17 @@ describe('error model: the sidecar failures', () => {
   });
 
   it('takes a call the sidecar never answered as transient, and an error of our own as internal', () => {
-    for (const code of [Code.Unavailable, Code.Internal, Code.Canceled, Code.DeadlineExceeded]) {
+    for (const code of [Code.Unavailable, Code.Internal, Code.Canceled]) {
       const failure = sidecarFailure(new ConnectError('connect ENOENT /var/run/gco/sidecar.sock', code));
       assert.equal(failure.reason, 'SidecarUnavailable');
       assert.equal(failure.category, 'transient');
       assert.match(failure.message, /^the git sidecar did not answer \(connect ENOENT .*\): is its container running/);
     }
+    // The operator's own deadline for the call is a timeout, not a missing sidecar.
+    const late = sidecarFailure(new ConnectError('the operation timed out', Code.DeadlineExceeded));
+    assert.equal(late.reason, 'Timeout');
+    assert.equal(late.category, 'transient');
+    assert.match(late.message, /did not finish within --execution-timeout/);
     const bug = sidecarFailure(new TypeError("Cannot read properties of undefined (reading 'branch')"));
     assert.equal(bug.category, 'internal');
     assert.equal(bug.reason, 'InternalError');
@@ -125,6 +131,23 @@ describe('error model: what follows a failed attempt', () => {
     assert.match(failure.message, /^the operator failed unexpectedly \(Invalid time value\): this is likely a bug/);
     const known = transient('ResourceNotFound', 'x');
     assert.equal(asExecutionFailure(known), known);
+  });
+
+  it("takes the API server's answers and a broken connection to it as transient, not as bugs", () => {
+    // A control-plane upgrade must not stall scheduled resources after five attempts.
+    for (const error of [
+      new ApiError(503, 'ServiceUnavailable', 'PATCH gitcommits/x/status: 503 Service Unavailable'),
+      new ApiError(409, 'Conflict', 'the object has been modified'),
+      Object.assign(new Error('connect ECONNREFUSED 10.96.0.1:443'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    ]) {
+      const failure = asExecutionFailure(error);
+      assert.equal(failure.category, 'transient', error.message);
+      assert.equal(failure.reason, 'APIError');
+      assert.match(failure.message, /^the API server: /);
+    }
+    const coded = Object.assign(new Error('not a socket'), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(asExecutionFailure(coded).category, 'internal', "Node's own argument errors are bugs");
   });
 });
 

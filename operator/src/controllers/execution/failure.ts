@@ -7,6 +7,8 @@
  * with their stack. Whoever knows a failure classifies it (the sidecar its git failures, the pull-request
  * provider its API's); this is where it becomes the engine's.
  */
+import { ApiError } from '../../runtime/kube-client.ts';
+
 export type FailureCategory = 'permanent' | 'transient' | 'internal';
 
 export class ExecutionFailure extends Error {
@@ -37,13 +39,27 @@ export const internal = (reason: string, message: string, cause?: unknown) =>
  */
 export const internalAttempts = 5;
 
-/** Any error of an attempt as an ExecutionFailure: one that is not one already is a bug of the operator. */
+/**
+ * Any error of an attempt as an ExecutionFailure. The API server's answers and a broken connection to
+ * it are transient (as they were retried before the error model): an upgrade of the control plane must
+ * not stall scheduled resources as a bug. Anything else nobody classified is a bug of the operator.
+ */
 export function asExecutionFailure(error: unknown): ExecutionFailure {
   if (error instanceof ExecutionFailure) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ApiError || isSystemError(error)) return transient('APIError', `the API server: ${message}`);
   return internal(
     'InternalError',
     `the operator failed unexpectedly (${message}): this is likely a bug; the operator's log has the details (an error line with a stack)`,
     error,
+  );
+}
+
+/** A failed socket or connection (ECONNREFUSED, ECONNRESET, ETIMEDOUT…), as Node reports it. */
+function isSystemError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    typeof (error as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code as string)
   );
 }

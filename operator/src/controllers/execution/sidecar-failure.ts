@@ -3,7 +3,7 @@
  * and writes their message for users, naming the credentials' Secret (the request says which it is);
  * here the reason becomes the contract's status reason, and nothing else is decided.
  */
-import { ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { Failure_Category as Category, failureOf, Failure_Reason as Reason } from '@gco/sidecar-api';
 import { asExecutionFailure, ExecutionFailure, type FailureCategory } from './failure.ts';
 
@@ -36,6 +36,14 @@ const categories: Record<Category, FailureCategory> = {
 export function sidecarFailure(error: unknown): ExecutionFailure {
   if (!(error instanceof ConnectError)) return asExecutionFailure(error);
   const failure = failureOf(error);
+  if (!failure && error.code === Code.DeadlineExceeded) {
+    // The operator's own deadline for the call (--execution-timeout), not a sidecar that is gone.
+    return new ExecutionFailure(
+      'Timeout',
+      `the git sidecar did not finish within --execution-timeout (${error.rawMessage}): the repository or the server is slow; raise --execution-timeout if this repeats`,
+      'transient',
+    );
+  }
   if (!failure) {
     // gRPC's own failure, no answer of the sidecar's: it is restarting, or its socket is missing
     // (ENOENT comes as INTERNAL), or it died mid-call.
