@@ -10,6 +10,7 @@ import { assertExactlyOnce, commitsWithTrailers, repoRoot, reportedExecutions, t
 import { stringify } from 'yaml';
 import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
+import { tokenSecret } from '../src/objects.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { signalContainer } from './container-cgroup.ts';
 
@@ -73,15 +74,7 @@ describe('e2e on a real node: manifests/overlays/production (two replicas) under
       .spec.replicas;
     assert.equal(replicas, 2, 'the production overlay runs two replicas');
     await bothReady();
-    await kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: secretName, namespace: ns },
-        stringData: { token: target.token },
-      }),
-    );
+    await kubectl(['apply', '-f', '-'], stringify(tokenSecret(secretName, target.token)));
   });
 
   after(async function () {

@@ -7,6 +7,7 @@ import { waitFor } from '@gco/testenv';
 import { parseAllDocuments, stringify } from 'yaml';
 import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { chart, type HelmNodeTarget, release, startHelmNodeTarget, valuesFile } from '../src/helm-node-target.ts';
+import { oneFileCommit } from '../src/objects.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
@@ -64,20 +65,7 @@ describe("e2e on a real node: the users' scenarios against a helm install of cha
   /** A GitCommit of one file to this suite's repository, awaited Ready, and its commit on main. */
   async function commitAndCheck(name: string): Promise<void> {
     repository ??= await new RemoteRepository(target, `e2e-helm-${Date.now().toString(36)}/helm.git`).create();
-    await kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'gco.galos.one/v1',
-        kind: 'GitCommit',
-        metadata: { name, namespace: ns },
-        spec: {
-          repository: { url: repository.url },
-          auth: { secretName: 'git-credentials' },
-          commit: { author: 'E2E <e2e@gco.local>', message: name },
-          files: [{ path: `${name}.txt`, content: `${name}\n` }],
-        },
-      }),
-    );
+    await kubectl(['apply', '-f', '-'], stringify(oneFileCommit(name, { url: repository.url })));
     const r = await target.kubectl(['wait', '--for=condition=Ready', `gitcommit/${name}`, '-n', ns, '--timeout=120s']);
     assert.equal(r.code, 0, `${r.stderr}\n${await target.diagnostics()}`);
     await repository.fetch();

@@ -9,6 +9,7 @@ import { assertExactlyOnce, commitsWithTrailers, reportedExecutions, waitFor } f
 import { stringify } from 'yaml';
 import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
+import { oneFileCommit, tokenSecret } from '../src/objects.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { commandLine, containerPid, freeze, processState, thaw } from './container-process.ts';
 
@@ -38,15 +39,7 @@ describe('e2e on a real node: the probes of manifests/overlays/e2e failing and r
     // Cold, buildImages first builds the base and the three images (images.test.ts allows as much).
     this.timeout(3_600_000);
     target = await startNodeTarget();
-    await kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: secretName, namespace: ns },
-        stringData: { token: target.token },
-      }),
-    );
+    await kubectl(['apply', '-f', '-'], stringify(tokenSecret(secretName, target.token)));
   });
 
   afterEach(() => {
@@ -91,17 +84,7 @@ describe('e2e on a real node: the probes of manifests/overlays/e2e failing and r
   const applyCommit = (name: string, repository: RemoteRepository) =>
     kubectl(
       ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'gco.galos.one/v1',
-        kind: 'GitCommit',
-        metadata: { name, namespace: ns, labels: { [label]: 'true' } },
-        spec: {
-          repository: { url: repository.url, branch: 'main' },
-          auth: { secretName },
-          commit: { author: 'E2E <e2e@gco.local>', message: name },
-          files: [{ path: `${name}.txt`, content: `${name}\n` }],
-        },
-      }),
+      stringify(oneFileCommit(name, { url: repository.url, secretName, branch: 'main', labels: { [label]: 'true' } })),
     );
 
   /** The GitCommit turns Ready, its execution made exactly one commit, and the repository holds no other. */

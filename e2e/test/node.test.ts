@@ -9,6 +9,7 @@ import { createBareRepository, generateSshKey, runOk, SshGitServer, tempDir, wai
 import { stringify } from 'yaml';
 import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
+import { oneFileCommit } from '../src/objects.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { podMemory } from './container-cgroup.ts';
 import { scenarios } from './scenarios.ts';
@@ -96,17 +97,7 @@ describe("e2e on a real node: the users' scenarios against manifests/overlays/e2
 
   it('the clones survive a deleted pod on their volume: the next commit fetches into them, no new clone', async () => {
     const repository = await new RemoteRepository(target, `e2e-pvc-${Date.now().toString(36)}/kept.git`).create();
-    const commit = (name: string) => ({
-      apiVersion: 'gco.galos.one/v1',
-      kind: 'GitCommit',
-      metadata: { name, namespace: ns },
-      spec: {
-        repository: { url: repository.url },
-        auth: { secretName: 'git-credentials' },
-        commit: { author: 'E2E <e2e@gco.local>', message: name },
-        files: [{ path: `${name}.txt`, content: `${name}\n` }],
-      },
-    });
+    const commit = (name: string) => oneFileCommit(name, { url: repository.url });
     const commitAndWait = async (name: string) => {
       await kubectl(['apply', '-f', '-'], stringify(commit(name)));
       const r = await target.kubectl([
