@@ -21,9 +21,12 @@ import {
   runOk,
   startSidecar,
   tempDir,
+  useCompiledBuild,
 } from '@gco/testenv';
 import { commitRequest, tokenCredentials } from '@gco/testenv/sidecar';
 
+// The sidecar runs as its image runs it: compiled (GCO_RUN_COMPILED=0: the sources).
+await useCompiledBuild();
 const quick = process.env.GCO_BENCH_QUICK === '1';
 const token = 'ghp_bench_token';
 const creds = tokenCredentials(token);

@@ -42,6 +42,7 @@ import {
   startOperator,
   startSidecar,
   tempDir,
+  useCompiledBuild,
 } from '@gco/testenv';
 import { parse } from 'yaml';
 import { processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
@@ -179,6 +180,9 @@ const machine = () =>
     .join(' ')}`;
 const machineAtStart = `${availableParallelism()} CPUs (${cpus()[0]?.model.trim()}), Node ${process.versions.node}, ${machine()}`;
 
+// The operator and the sidecar run as the images run them: compiled (GCO_RUN_COMPILED=0: the sources).
+const runs = await useCompiledBuild();
+figures.runs = runs;
 const plane = await ControlPlane.start();
 const root = await tempDir('gco-operator-bench-');
 let watch: ReadyWatch | undefined;

@@ -10,6 +10,7 @@ export {
 } from './control-plane.ts';
 export { type CrashingGit, crashingGit } from './crashing-git.ts';
 export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
+export { compiledCondition, entryPoint, useCompiledBuild } from './entry-point.ts';
 export {
   assertExactlyOnce,
   commitsWithTrailers,

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ControlPlane } from './control-plane.ts';
+import { entryPoint } from './entry-point.ts';
 import { waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, startProcess } from './processes.ts';
@@ -81,7 +82,7 @@ export async function startOperator(
   const proc = startProcess(
     join(repoRoot, 'node_modules/.bin/node'),
     [
-      join(repoRoot, 'operator/src/main.ts'),
+      ...entryPoint('operator'),
       `--kubeconfig=${kubeconfig}`,
       `--sidecar-socket=${opts.sidecarSocket}`,
       '--health-address=127.0.0.1:0',

@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { entryPoint } from './entry-point.ts';
 import { freePort, waitFor } from './net.ts';
 import { repoRoot } from './paths.ts';
 import { type ManagedProcess, startProcess } from './processes.ts';
@@ -45,7 +46,7 @@ export async function startSidecar(
   const proc = startProcess(
     join(repoRoot, 'node_modules/.bin/node'),
     [
-      join(repoRoot, 'git-sidecar/src/main.ts'),
+      ...entryPoint('git-sidecar'),
       `--socket=${socketPath}`,
       `--data-dir=${dataDir}`,
       '--log-level=debug',

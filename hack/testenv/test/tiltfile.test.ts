@@ -273,8 +273,13 @@ describe('Tiltfile (tilt up, executed without Tilt)', function () {
       for (const o of objects) {
         for (const c of containers(o).filter((c) => imageName(c.image) === ref)) {
           checked++;
-          // Tilt cannot restart a Kubernetes container: the process restarts itself on a synced change.
-          assert.deepEqual(c.command, ['node', '--watch', ...final.entrypoint.slice(1)], `${c.name}: command`);
+          // The image's entrypoint runs the compiled dist/main.js; the overlay runs the sources Tilt syncs
+          // (their main.ts, beside dist/). Tilt cannot restart a Kubernetes container: the process
+          // restarts itself on a synced change.
+          const compiled = final.entrypoint.at(-1) as string;
+          assert.match(compiled, /^[\w-]+\/dist\/main\.js$/, `${ref}: entrypoint`);
+          const sources = compiled.replace(/\/dist\/main\.js$/, '/src/main.ts');
+          assert.deepEqual(c.command, ['node', '--watch', sources], `${c.name}: command`);
           assert.equal(c.securityContext?.readOnlyRootFilesystem, false, `${c.name}: read-only root filesystem`);
           // GNU tar replaces a file with a new one by default, and node --watch on Linux watches the
           // file it loaded: only the first sync of each file would restart. --overwrite writes in place.
