@@ -1,7 +1,12 @@
 /**
- * The operator at scale (issue 11): N GitCommits (default 5,000) over 10 repositories, each exporting its
- * own ConfigMap, against the real API server, git server and sidecar. Four phases, one system:
+ * The operator at scale (issues 11 and 14): N GitCommits (default 5,000) over 10 repositories, each
+ * exporting its own ConfigMap, against the real API server, git server and sidecar, both processes run
+ * compiled as the images run them. Six phases, one system:
  *
+ *   idle        both processes started and left alone: their memory (RSS, anonymous and file-backed; the
+ *               two together, the Node binary's shared pages counted once).
+ *   small burst 200 GitCommits at once, then the same idle again: the memory right after and once idle,
+ *               which must come back to the idle level.
  *   1. burst    all N created at once (32 requests in flight); time until the last is Ready (seen by a
  *               watch), commits and pushes, the operator's and the sidecar's peak RSS.
  *   2. latency  the system idles, then GitCommits are created one at a time, each a few seconds after the
@@ -23,6 +28,7 @@
  * Other knobs: GCO_BENCH_RESOURCES, GCO_BENCH_RESYNC_SECONDS (the restarted operator's --resync-period; default 60, must exceed
  * the restart's drain), GCO_BENCH_IDLE_SECONDS (60), GCO_BENCH_LATENCY_SAMPLES (20),
  * GCO_BENCH_LATENCY_SPACING_MS (6000: longer than any idle timeout of a watch or a connection),
+ * GCO_BENCH_SMALL_BURST (200), GCO_RUN_COMPILED=0 (run the TypeScript sources instead of the build),
  * GCO_BENCH_OPERATOR_ARGS (extra flags for both operators), GCO_BENCH_NODE_OPTIONS (for the operators and
  * the sidecar, instead of the NODE_OPTIONS manifests/manager/statefulset.yaml gives each container), GCO_BENCH_HEAP_MB (the operators' heap a container's
  * memory limit would give), GCO_BENCH_HEAP_SNAPSHOT=<dir> (heap snapshots of the restarted operator and of
@@ -45,10 +51,11 @@ import {
   useCompiledBuild,
 } from '@gco/testenv';
 import { parse } from 'yaml';
-import { processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
+import { type ProcessMemory, processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
 import { Metrics } from './support/prometheus.ts';
 import { ReadyWatch } from './support/ready-watch.ts';
 import { printReport, type Row } from './support/report.ts';
+import { residentTogether } from './support/resident-together.ts';
 
 const env = process.env;
 
@@ -69,6 +76,7 @@ const resyncSeconds = Number(env.GCO_BENCH_RESYNC_SECONDS ?? 60);
 const idleSeconds = Number(env.GCO_BENCH_IDLE_SECONDS ?? (quick ? 10 : 60));
 const latencySamples = Number(env.GCO_BENCH_LATENCY_SAMPLES ?? (quick ? 5 : 20));
 const latencySpacingMs = Number(env.GCO_BENCH_LATENCY_SPACING_MS ?? 6000);
+const smallBurst = Number(env.GCO_BENCH_SMALL_BURST ?? 200);
 const namespace = 'bench';
 const token = 'ghp_operator_bench_token_0123456789';
 const queueName = 'gitcommit';
@@ -235,6 +243,26 @@ try {
     env: operatorEnv(false),
   });
   const idleOperator = await processMemory(operator.process.child.pid);
+  /** Both processes' memory now: each, and the two together (shared pages once). */
+  const bothProcesses = async () => {
+    const pids = [operator.process.child.pid, sidecar.process.child.pid] as number[];
+    const [op, sc] = await Promise.all(pids.map((pid) => processMemory(pid)));
+    return { operator: op as ProcessMemory, sidecar: sc as ProcessMemory, together: await residentTogether(pids) };
+  };
+  const memoryFigure = (m: Awaited<ReturnType<typeof bothProcesses>>) =>
+    `operator ${mb(m.operator.rss)} (anonymous ${mb(m.operator.anon)}), sidecar ${mb(m.sidecar.rss)} (anonymous ${mb(m.sidecar.anon)}); sum ${mb(m.operator.rss + m.sidecar.rss)}, together ${mb(m.together.mb)}`;
+
+  // Idle: both processes started, nothing to do.
+  console.error(`idle: ${idleSeconds} s`);
+  await sleep(idleSeconds * 1000);
+  const idle = await bothProcesses();
+  figures.idle = idle;
+  rows.push({
+    what: `idle ${idleSeconds} s after start: RSS of each (anonymous); the sum, and together (Node's pages once)`,
+    figure: memoryFigure(idle),
+    target: '<= 150 MB (sum of RSS)',
+    met: idle.operator.rss + idle.sidecar.rss <= 150,
+  });
   const create = async (path: string, obj: unknown) => {
     const res = await plane.request('POST', path, { body: JSON.stringify(obj), contentType: 'application/json' });
     if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${res.body}`);
@@ -251,7 +279,40 @@ try {
   await parallel(names, 32, (i) => create(`${core}/configmaps`, configMap(`config-${i}`)));
   const latencyNames = Array.from({ length: latencySamples }, (_, i) => `latency-${i}`);
   await parallel(latencyNames, 8, (name) => create(`${core}/configmaps`, configMap(name)));
+  const smallNames = Array.from({ length: smallBurst }, (_, i) => `small-${i}`);
+  await parallel(smallNames, 32, (name) => create(`${core}/configmaps`, configMap(name)));
   watch = await ReadyWatch.start(plane, namespace);
+
+  // A small burst, then idle again: the memory it takes, and whether it is given back.
+  if (smallBurst > 0) {
+    const ready = watch;
+    console.error(`small burst: ${smallBurst} GitCommits, then idle ${idleSeconds} s`);
+    await parallel([...smallNames.keys()], 32, (i) =>
+      create(gitCommits, gitCommit(`small-${i}`, git.url(`r${i % repositories}.git`), `small-${i}`)),
+    );
+    await ready.until(
+      () => ready.count('small-') >= smallBurst,
+      30 * 60_000,
+      () => `${ready.count('small-')} of ${smallBurst} Ready`,
+    );
+    const afterSmall = await bothProcesses();
+    await sleep(idleSeconds * 1000);
+    const settled = await bothProcesses();
+    figures.smallBurst = { jobs: smallBurst, after: afterSmall, settled };
+    rows.push(
+      {
+        what: `${smallBurst} GitCommits at once: peak (VmHWM) of operator / sidecar`,
+        figure: `${mb(afterSmall.operator.peak)} / ${mb(afterSmall.sidecar.peak)}`,
+      },
+      { what: '... right after the last is Ready', figure: memoryFigure(afterSmall) },
+      {
+        what: `... then idle ${idleSeconds} s`,
+        figure: memoryFigure(settled),
+        target: 'each within 10% of idle',
+        met: settled.operator.rss <= idle.operator.rss * 1.1 && settled.sidecar.rss <= idle.sidecar.rss * 1.1,
+      },
+    );
+  }
 
   /** CPU seconds so far of each process of the system (the benchmark's children: git http-backend). */
   const cpuByProcess = async (): Promise<Record<string, number>> => {
@@ -276,6 +337,7 @@ try {
   // 1. Burst.
   console.error(`1/4 burst: creating ${resources} GitCommits`);
   const pushesBefore = pushes();
+  const commitsBefore = await commitsOnServer();
   const sidecarBefore = await Metrics.scrape(sidecar.metricsPort);
   const cpuBefore = await cpuByProcess();
   const start = performance.now();
@@ -294,7 +356,7 @@ try {
   const burstMs = lastReady - start;
   const cpuAfter = await cpuByProcess();
   const burstPushes = pushes() - pushesBefore;
-  const commits = await commitsOnServer();
+  const commits = (await commitsOnServer()) - commitsBefore;
   const sidecarAfter = await Metrics.scrape(sidecar.metricsPort);
   const delta = (name: string, labels: Record<string, string> = {}) =>
     sidecarAfter.get(name, labels) - sidecarBefore.get(name, labels);
@@ -526,14 +588,22 @@ try {
     };
     for (const r of cache.rows)
       rows.push({ what: `informer cache, ${cache.objects} GitCommits: ${r.what}`, figure: `${r.mb.toFixed(1)} MB` });
-    const modules = (await probe('modules.ts', [])) as {
-      rows: Array<{ what: string; anonMb: number; heapMb: number }>;
-    };
-    for (const r of modules.rows)
-      rows.push({
-        what: `module cost: ${r.what}`,
-        figure: `anonymous RSS ${r.anonMb.toFixed(1)} MB, of it V8 heap ${r.heapMb.toFixed(1)} MB`,
-      });
+    // Under each container's NODE_OPTIONS from the manifests, which decide how much heap V8 commits.
+    const modules: Record<string, unknown> = {};
+    for (const [which, container] of [
+      ['operator', 'manager'],
+      ['sidecar', 'git-sidecar'],
+    ] as const) {
+      const result = (await probe('modules.ts', [which], {
+        NODE_OPTIONS: env.GCO_BENCH_NODE_OPTIONS ?? (await manifestNodeOptions(container)),
+      })) as { rows: Array<{ what: string; anonMb: number; heapMb: number }> };
+      for (const r of result.rows)
+        rows.push({
+          what: `${which} module cost: ${r.what}`,
+          figure: `anonymous RSS ${r.anonMb.toFixed(1)} MB, of it V8 heap ${r.heapMb.toFixed(1)} MB`,
+        });
+      modules[which] = result;
+    }
     figures.informerCache = cache;
     figures.modules = modules;
   }
