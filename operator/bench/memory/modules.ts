@@ -71,7 +71,7 @@ const steps: Array<[string, () => Promise<unknown>]> = [
   ],
   ['winston (the logger)', () => import('@gco/common/logger')],
   ['yaml', () => import('yaml')],
-  ['typebox and the API types', () => import('../../src/api/v1/validation.ts')],
+  ['typebox and the API types', () => import('../../src/api/v1/types.ts')],
   ['croner', () => import('croner')],
   ['the gRPC client: connect, protobuf, generated code', () => import('@gco/sidecar-api')],
   ['@octokit/graphql', () => import('@octokit/graphql')],
