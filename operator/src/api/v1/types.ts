@@ -12,7 +12,7 @@
  * lives beside them in modules that do not load TypeBox (gitcommit.ts, pullrequest.ts, status.ts,
  * spec.ts, annotations.ts, limits.ts, meta.ts): the running operator never needs a JSON schema, and
  * TypeBox with the schemas costs megabytes. Its code imports values from those, never from this module
- * or schema/ (types from anywhere: they are erased); a test holds it to that (operator-imports.ts in
+ * or schema/ (types from anywhere: they are erased); a test holds it to that (startup-imports.ts in
  * hack/testenv).
  */
 import { gitCommitSchema } from './schema/gitcommit.ts';
