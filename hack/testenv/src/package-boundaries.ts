@@ -44,26 +44,55 @@ export interface SourceFile {
   text: string;
 }
 
-interface Manifest {
+/** A package.json export: a path, or conditions (`{ "gco-compiled": …, "default": … }`) to paths. */
+export type ExportTarget = string | { [condition: string]: ExportTarget };
+
+export interface Manifest {
   name: string;
-  exports?: Record<string, string>;
+  exports?: Record<string, ExportTarget>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
 }
 
 const sourceExtensions = /\.(ts|js|mjs|cjs)$/;
-const importPatterns = [
-  /^\s*(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/gm,
-  /^\s*import\s*['"]([^'"]+)['"]/gm,
-  /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
-  /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+
+/**
+ * When an import loads its module: `load`, with the importing module (`import x from`, `import 'x'`,
+ * `export … from`, and require(), which a regular expression cannot tell apart from one inside a
+ * function); `type`, never (`import type`, `export type … from`: erased with the types); `dynamic`, when
+ * the code runs `import('x')` (`typeof import('x')`, a type, reads the same and loads nothing either).
+ *
+ * `import { type A } from 'x'` loads x: with verbatimModuleSyntax (tsconfig.base.json) tsc keeps it as
+ * `import {} from 'x'`, and Node's type stripping keeps it too. Only `import type` is erased.
+ */
+export type ImportKind = 'load' | 'type' | 'dynamic';
+
+export interface ImportStatement {
+  specifier: string;
+  kind: ImportKind;
+}
+
+const importPatterns: Array<[RegExp, (clause: string) => ImportKind]> = [
+  // The clause between the keyword and `from`, which says whether only types are imported. A default
+  // import named `type` (`import type from 'x'`) is a value.
+  [/^\s*(?:import|export)\b([^'"`;]*?)\bfrom\s*['"]([^'"]+)['"]/gm, (c) => (/^\s*type\s+\S/.test(c) ? 'type' : 'load')],
+  [/^\s*import()\s*['"]([^'"]+)['"]/gm, () => 'load'],
+  [/\bimport\(()\s*['"]([^'"]+)['"]\s*\)/g, () => 'dynamic'],
+  [/\brequire\(()\s*['"]([^'"]+)['"]\s*\)/g, () => 'load'],
 ];
 
-/** The module specifiers a source file imports (static, dynamic, re-exports, require). */
+/** The imports of a source file, in the order of the patterns (static, side-effect, dynamic, require). */
+export function importStatements(text: string): ImportStatement[] {
+  const found: ImportStatement[] = [];
+  for (const [pattern, kindOf] of importPatterns) {
+    for (const m of text.matchAll(pattern)) found.push({ specifier: m[2] as string, kind: kindOf(m[1] as string) });
+  }
+  return found;
+}
+
+/** The module specifiers a source file imports (static, dynamic, re-exports, require; types too). */
 export function importsOf(text: string): string[] {
-  const found = new Set<string>();
-  for (const pattern of importPatterns) for (const m of text.matchAll(pattern)) found.add(m[1] as string);
-  return [...found];
+  return [...new Set(importStatements(text).map((s) => s.specifier))];
 }
 
 function packageOf(path: string, packages: WorkspacePackage[]): WorkspacePackage | undefined {
@@ -71,7 +100,7 @@ function packageOf(path: string, packages: WorkspacePackage[]): WorkspacePackage
 }
 
 /** `@gco/x/sub` -> [`@gco/x`, `./sub`]; undefined for a specifier that names none of ours. */
-function ours(specifier: string): [string, string] | undefined {
+export function ours(specifier: string): [string, string] | undefined {
   const m = /^(@gco\/[^/]+)(\/.*)?$/.exec(specifier);
   return m ? [m[1] as string, m[2] ? `.${m[2]}` : '.'] : undefined;
 }
@@ -151,19 +180,25 @@ export function boundaryViolations(
 
 const skipped = new Set(['node_modules', '.git', 'gen', 'dist', 'coverage', '.tmp']);
 
-function walk(root: string, dir: string, out: SourceFile[]): void {
+function walk(root: string, dir: string, out: SourceFile[], skip: Set<string>): void {
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-    if (skipped.has(entry.name)) continue;
+    if (skip.has(entry.name)) continue;
     const path = dir ? `${dir}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) walk(root, path, out);
+    if (entry.isDirectory()) walk(root, path, out, skip);
     else if (sourceExtensions.test(entry.name)) out.push({ path, text: readFileSync(join(root, path), 'utf8') });
   }
 }
 
-/** The repository's sources (every package, the harness, e2e/ and hack/ scripts) and its packages' manifests. */
-export function readRepository(root: string): { files: SourceFile[]; manifests: Map<string, Manifest> } {
+/**
+ * The repository's sources (every package, the harness, e2e/ and hack/ scripts) and its packages'
+ * manifests. Generated code (gen/) only with `generated`: it crosses no boundary, but a process loads it.
+ */
+export function readRepository(
+  root: string,
+  opts: { generated?: boolean } = {},
+): { files: SourceFile[]; manifests: Map<string, Manifest> } {
   const files: SourceFile[] = [];
-  walk(resolve(root), '', files);
+  walk(resolve(root), '', files, opts.generated ? new Set([...skipped].filter((d) => d !== 'gen')) : skipped);
   const manifests = new Map<string, Manifest>();
   for (const pkg of workspacePackages) {
     const manifest = JSON.parse(readFileSync(join(root, pkg.dir, 'package.json'), 'utf8')) as Manifest;

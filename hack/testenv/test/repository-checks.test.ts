@@ -6,10 +6,12 @@ import { repoRoot, run } from '../src/index.ts';
 import {
   boundaryViolations,
   harness,
+  type Manifest,
   readRepository,
   runtimePackages,
   workspacePackages,
 } from '../src/package-boundaries.ts';
+import { loadedAtStart, operatorStart, startViolations } from '../src/startup-imports.ts';
 
 // Lint, format and types are part of the suite, so the closing `N passed, N failed` line covers them.
 describe('repository checks', () => {
@@ -115,5 +117,110 @@ describe('package boundaries', () => {
         }
       }
     }
+  });
+});
+
+describe('what a process loads at start', () => {
+  const manifests = new Map<string, Manifest>([
+    ['@gco/operator', { name: '@gco/operator' }],
+    [
+      '@gco/common',
+      {
+        name: '@gco/common',
+        exports: {
+          './telemetry': { 'gco-compiled': './dist/telemetry/index.js', default: './src/telemetry/index.ts' },
+          './logger': './src/logger.ts',
+        },
+      },
+    ],
+  ]);
+  const notAtStart = [
+    { name: 'typebox', why: 'schemas' },
+    { name: '@octokit/graphql', why: 'GitHub' },
+    { name: '@opentelemetry/sdk-node', why: 'export' },
+  ];
+  /** main.ts imports a.ts, whose text is `a`, and the telemetry of @gco/common, whose text is `telemetry`. */
+  const sources = (a: string, telemetry = "import { trace } from '@opentelemetry/api';\n") => [
+    {
+      path: 'operator/src/main.ts',
+      text: "import { a } from './a.ts';\nimport { startTracing } from '@gco/common/telemetry';\n",
+    },
+    { path: 'operator/src/a.ts', text: a },
+    { path: 'operator/src/b.ts', text: "import Type from 'typebox';\nexport const b = Type.String();\n" },
+    { path: 'common/src/telemetry/index.ts', text: telemetry },
+    { path: 'common/src/logger.ts', text: "import winston from 'winston';\n" },
+  ];
+  const violations = (a: string, telemetry?: string) =>
+    startViolations('operator/src/main.ts', notAtStart, sources(a, telemetry), manifests);
+
+  it('follows what loads with a module, relative and through our exports, not types or import(), and names the way in', () => {
+    const fine = [
+      "import type { TSchema } from 'typebox';",
+      "import type Type from 'typebox';",
+      "export type { TSchema } from 'typebox';",
+      "export type * from 'typebox';",
+      "import type {\n  TSchema,\n  Static,\n} from 'typebox';",
+      "const load = () => import('@octokit/graphql');",
+      "type Octokit = typeof import('@octokit/graphql');",
+      "// import Type from 'typebox';",
+      "import { log } from '@gco/common/logger';",
+    ];
+    for (const a of fine) assert.deepEqual(violations(a), [], a);
+    const reach = loadedAtStart('operator/src/main.ts', sources(fine.join('\n')), manifests);
+    assert.deepEqual([...reach.files.keys()].sort(), [
+      'common/src/logger.ts',
+      'common/src/telemetry/index.ts',
+      'operator/src/a.ts',
+      'operator/src/main.ts',
+    ]);
+    assert.deepEqual([...reach.packages.keys()].sort(), ['@opentelemetry/api', 'winston']);
+
+    const loading: Array<[string, RegExp]> = [
+      ["import Type from 'typebox';", /main\.ts -> operator\/src\/a\.ts -> typebox\. Not at start because schemas/],
+      // verbatimModuleSyntax keeps it as `import {} from 'typebox'`, and so does Node's type stripping.
+      ["import { type TSchema } from 'typebox';", /a\.ts -> typebox\./],
+      ["import {\n  Type,\n  type TSchema,\n} from 'typebox/type';", /a\.ts -> typebox\./],
+      ["import * as octokit from '@octokit/graphql';", /a\.ts -> @octokit\/graphql\./],
+      ["export * from './b.ts';", /main\.ts -> operator\/src\/a\.ts -> operator\/src\/b\.ts -> typebox\./],
+      ["export { b } from './b.ts';", /a\.ts -> operator\/src\/b\.ts -> typebox\./],
+      ["import './b.ts';", /b\.ts -> typebox\./],
+      ["import { b } from './b.js';", /b\.ts -> typebox\./],
+      ["const { graphql } = require('@octokit/graphql');", /a\.ts -> @octokit\/graphql\./],
+      ["import { x } from './missing.ts';", /cannot follow operator\/src\/a\.ts: \.\/missing\.ts/],
+      ["import { x } from '@gco/common/nothing';", /cannot follow operator\/src\/a\.ts: @gco\/common\/nothing/],
+    ];
+    for (const [a, expected] of loading) {
+      const found = violations(a);
+      assert.equal(found.length, 1, `${a}: ${found.join('; ')}`);
+      assert.match(found[0] as string, expected, a);
+    }
+    // Through a package's conditional export, as Node resolves it without --conditions.
+    assert.match(
+      violations('', "import { NodeSDK } from '@opentelemetry/sdk-node';").join('\n'),
+      /main\.ts -> common\/src\/telemetry\/index\.ts -> @opentelemetry\/sdk-node\. Not at start because export/,
+    );
+  });
+
+  it('hold for the operator: none of the packages only an optional path needs is loaded at start', () => {
+    const { files, manifests } = readRepository(repoRoot, { generated: true });
+    const { entry, notAtStart } = operatorStart;
+    const reach = loadedAtStart(entry, files, manifests);
+    // The walk sees what the operator runs, so that finding nothing means something.
+    for (const file of [
+      'operator/src/controllers/execution/controller.ts',
+      'operator/src/controllers/pullrequest/github.ts',
+      'operator/src/api/v1/gitcommit.ts',
+      'common/src/telemetry/index.ts',
+      'sidecar-api/src/gen/gco/sidecar/v1/sidecar_pb.js',
+    ]) {
+      assert.ok(reach.files.has(file), `${entry} reaches ${file}`);
+    }
+    for (const name of ['yaml', 'croner', '@bufbuild/protobuf']) assert.ok(reach.packages.has(name), name);
+    // Each package named is one the operator's image runs, so the list does not outlive what it guards.
+    const dependencies = runtimePackages('@gco/operator', manifests).flatMap((p) =>
+      Object.keys(manifests.get(p)?.dependencies ?? {}),
+    );
+    for (const { name } of notAtStart) assert.ok(dependencies.includes(name), `${name} is a dependency`);
+    assert.deepEqual(startViolations(entry, notAtStart, files, manifests), []);
   });
 });

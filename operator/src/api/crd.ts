@@ -3,14 +3,14 @@
  * Pure: the same definitions always give byte-identical YAML, which a test compares with manifests/crds/.
  */
 import { stringify } from 'yaml';
-import { group, type KindDefinition, kinds, version } from './v1/types.ts';
+import { group, type KindSchema, kinds, version } from './v1/types.ts';
 
 /** A plain JSON copy: drops TypeBox's symbol-keyed metadata, keeps only what the API server reads. */
 function plain(schema: unknown): Record<string, unknown> {
   return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
 }
 
-export function customResourceDefinition(def: KindDefinition): Record<string, unknown> {
+export function customResourceDefinition(def: KindSchema): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -59,7 +59,7 @@ export function customResourceDefinition(def: KindDefinition): Record<string, un
   };
 }
 
-export function crdFileName(def: KindDefinition): string {
+export function crdFileName(def: KindSchema): string {
   return `${group}_${def.plural}.yaml`;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The strategies a resourceReference may name, each declared once: its name, what it writes, whether a
  * Secret may be exported with it, whether it takes `field`, and how it renders. The CRD's enum, its
- * descriptions and its CEL rules are generated from this list (api/v1/strategy-rules.ts), and render()
+ * descriptions and its CEL rules are generated from this list (api/v1/schema/strategy-rules.ts), and render()
  * dispatches through it, so that a new strategy is one entry here and nowhere else names it.
  */
 import type { KubeObject } from '../runtime/resources.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type ControlPlane, sharedControlPlane, tempDir } from '@gco/testenv';
 import { stringify } from 'yaml';
 import { customResourceDefinition } from '../../src/api/crd.ts';
-import { strategySchemaText } from '../../src/api/v1/strategy-rules.ts';
+import { strategySchemaText } from '../../src/api/v1/schema/strategy-rules.ts';
 import { kinds } from '../../src/api/v1/types.ts';
 import { type StrategyDefinition, strategies, strategyNames } from '../../src/render/registry.ts';
 import { render } from '../../src/render/render.ts';

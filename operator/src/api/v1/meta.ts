@@ -1,8 +1,7 @@
 /**
  * What every kind of gco.galos.one/v1 shares outside its schemas: the group, object metadata as the
- * operator reads it, and what the CRD generator needs to know about a kind.
+ * operator reads it, and the names a kind is addressed by.
  */
-import type { TSchema } from 'typebox';
 
 export const group = 'gco.galos.one';
 export const version = 'v1';
@@ -19,23 +18,14 @@ export interface ObjectMeta {
   creationTimestamp?: string | Date;
 }
 
-export interface PrinterColumn {
-  name: string;
-  type: string;
-  jsonPath: string;
-  description: string;
-  priority?: number;
-}
-
-/** What the CRD generator needs to know about each kind, besides its schemas. */
+/**
+ * A kind's names, as its CRD declares them and the runtime addresses it (the REST resource, the
+ * controller's name). What only the CRD carries (schemas, printer columns) is in schema/kind.ts.
+ */
 export interface KindDefinition {
   kind: string;
   plural: string;
   singular: string;
   shortNames: string[];
   categories: string[];
-  description: string;
-  spec: TSchema;
-  status: TSchema;
-  printerColumns: PrinterColumn[];
 }

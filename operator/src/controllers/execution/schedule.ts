@@ -5,7 +5,7 @@
  */
 import { parseDuration } from '@gco/common/duration';
 import { Cron } from 'croner';
-import { minimumEvery } from '../../api/v1/validation.ts';
+import { minimumEvery } from '../../api/v1/limits.ts';
 
 /** The CRD refuses shorter `@every` intervals at admission; this holds schedules it never checked. */
 const minimumEveryMs = minimumEvery.seconds * 1000;

@@ -5,14 +5,8 @@
  * the execution is finished into the history. Conditions follow kstatus, as Flux sets them.
  */
 import { annotations } from '../../api/v1/annotations.ts';
-import {
-  type ActiveExecution,
-  type Condition,
-  type ExecutionRecord,
-  historyMessageMaxLength,
-  type Phases,
-} from '../../api/v1/status.ts';
-import { limits } from '../../api/v1/validation.ts';
+import { historyMessageMaxLength, limits } from '../../api/v1/limits.ts';
+import type { ActiveExecution, Condition, ExecutionRecord, Phases } from '../../api/v1/status.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import { kubeTime } from '../../runtime/time.ts';
 import type { Executable, Outcome, StatusPatch } from './executable.ts';

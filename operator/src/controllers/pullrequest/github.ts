@@ -7,9 +7,27 @@
  */
 import { inSpan } from '@gco/common/telemetry';
 import { parseScpLikeUrl } from '@gco/common/validation';
-import { GraphqlResponseError, graphql } from '@octokit/graphql';
+import type { graphql } from '@octokit/graphql';
 import { permanent } from '../execution/failure.ts';
 import { ProviderError, type ProviderErrorKind } from './provider-error.ts';
+
+type Octokit = typeof import('@octokit/graphql');
+
+/** The module once loaded: what tells GitHub's GraphQL errors apart (gitHubError). */
+let octokit: Octokit | undefined;
+let loading: Promise<Octokit> | undefined;
+
+/**
+ * @octokit/graphql, imported on the first request and kept: an operator with no PullRequest on GitHub
+ * never loads it (it and its request stack are resident memory the process would carry for nothing).
+ */
+function loadOctokit(): Promise<Octokit> {
+  loading ??= import('@octokit/graphql').then((module) => {
+    octokit = module;
+    return module;
+  });
+  return loading;
+}
 
 export interface RepositoryCoordinates {
   owner: string;
@@ -58,17 +76,23 @@ export interface PullRequestNode {
 const prFields = 'id number url state headRefName';
 
 export class GitHubClient {
-  private readonly call: typeof graphql;
+  private readonly call: () => Promise<typeof graphql>;
   private readonly repo: RepositoryCoordinates;
 
   /** `signal` cancels every request (operator shutdown, lost Lease). */
   constructor(repo: RepositoryCoordinates, token: string, signal?: AbortSignal) {
     this.repo = repo;
-    this.call = graphql.defaults({
-      baseUrl: repo.apiBaseUrl,
-      headers: { authorization: `bearer ${token}` },
-      request: { signal },
-    });
+    let call: Promise<typeof graphql> | undefined;
+    this.call = () => {
+      call ??= loadOctokit().then(({ graphql }) =>
+        graphql.defaults({
+          baseUrl: repo.apiBaseUrl,
+          headers: { authorization: `bearer ${token}` },
+          request: { signal },
+        }),
+      );
+      return call;
+    };
   }
 
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
@@ -81,7 +105,8 @@ export class GitHubClient {
     };
     return inSpan(`github ${attributes['graphql.operation.name']}`, attributes, async () => {
       try {
-        return await this.call<T>(query, variables);
+        const call = await this.call();
+        return await call<T>(query, variables);
       } catch (error) {
         throw gitHubError(error, this.repo);
       }
@@ -196,7 +221,8 @@ function retryAfterMs(headers: unknown): number | undefined {
  * GitHub's failures, classified: GraphQL errors by their `type`, HTTP ones by status (403 is a rate
  * limit when GitHub says so, as its secondary limits do, else a permission), network failures (which
  * octokit reports as status 500) and 5xx as unavailable; what octokit did not even answer with a status
- * is internal.
+ * is internal. A GraphqlResponseError comes only from a request made through the loaded module, so the
+ * class is the loaded module's (`octokit`), and nothing is one while it is not loaded.
  */
 export function gitHubError(error: unknown, repo: RepositoryCoordinates): ProviderError {
   const where = {
@@ -206,7 +232,7 @@ export function gitHubError(error: unknown, repo: RepositoryCoordinates): Provid
   };
   const make = (kind: ProviderErrorKind, detail: string, options: { status?: number; retryAfterMs?: number } = {}) =>
     new ProviderError(kind, where, detail, { cause: error, ...options });
-  if (error instanceof GraphqlResponseError) {
+  if (octokit && error instanceof octokit.GraphqlResponseError) {
     const first = error.errors?.[0] as { type?: string; message?: string } | undefined;
     const detail = first?.message ?? error.message;
     switch (first?.type) {

@@ -1,7 +1,14 @@
 /** The columns `kubectl get` shows, shared by both kinds around each kind's own. */
-import { listed } from '../../sentence.ts';
-import type { PrinterColumn } from './meta.ts';
-import { type Phases, phaseNames } from './status.ts';
+import { listed } from '../../../sentence.ts';
+import { type Phases, phaseNames } from '../status.ts';
+
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description: string;
+  priority?: number;
+}
 
 /** Before the kind's columns. */
 export const leadingColumns: PrinterColumn[] = [

@@ -1,6 +1,7 @@
 /** Schema builders the kinds share: the shapes structural CRD schemas need that TypeBox does not give as is. */
 import Type from 'typebox';
-import { type CelRule, dns1123Subdomain, limits } from './validation.ts';
+import { limits } from '../limits.ts';
+import { type CelRule, dns1123Subdomain } from './validation.ts';
 
 export function validations(rules: CelRule[]): { 'x-kubernetes-validations': CelRule[] } {
   return { 'x-kubernetes-validations': rules };

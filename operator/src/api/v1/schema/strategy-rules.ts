@@ -4,8 +4,8 @@
  * to what each strategy is. A strategy added to the registry is admitted, explained and checked without
  * an edit here.
  */
-import { type StrategyDefinition, strategies } from '../../render/registry.ts';
-import { quotedList } from '../../sentence.ts';
+import { type StrategyDefinition, strategies } from '../../../render/registry.ts';
+import { quotedList } from '../../../sentence.ts';
 import type { CelRule } from './validation.ts';
 
 type Declaration = Omit<StrategyDefinition, 'render'>;

@@ -9,18 +9,16 @@
 import { durationPattern } from '@gco/common/duration';
 import {
   authorPattern,
-  branchNameMaxLength,
   branchNameRules,
   pathRules as commonPathRules,
   embeddedCredentialsPattern,
   filePathRules,
   fileUrlPattern,
-  pathMaxBytes,
   type Refusal,
-  repositoryUrlMaxLength,
   schemeUrlPattern,
   scpLikeUrlPattern,
 } from '@gco/common/validation';
+import { minimumEvery } from '../limits.ts';
 
 export interface CelRule {
   rule: string;
@@ -29,24 +27,6 @@ export interface CelRule {
   fieldPath?: string;
   reason?: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueDuplicate';
 }
-
-/** Upper bounds keep CEL cost estimates finite and objects well under etcd's 1.5 MiB limit. */
-export const limits = {
-  path: pathMaxBytes,
-  url: repositoryUrlMaxLength,
-  branch: branchNameMaxLength,
-  author: 512,
-  message: 65_536,
-  fileContent: 1_048_576,
-  files: 256,
-  references: 256,
-  field: 1024,
-  schedule: 128,
-  kubernetesName: 253,
-  labels: 64,
-  label: 128,
-  historyEntries: 10,
-} as const;
 
 export const dns1123Subdomain = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
@@ -152,12 +132,6 @@ export const cronPattern =
   `[[:space:]]+${cronField(weekday)}[[:space:]]*$`;
 export const cronMacroPattern = '^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$';
 export const everyPattern = `^@every ${durationPattern}$`;
-
-/**
- * The shortest `@every` interval: each tick is an execution, a commit and a push; below a few seconds a
- * schedule is a loop. The operator (controllers/execution/schedule.ts) holds schedules to it too.
- */
-export const minimumEvery = { seconds: 5, text: '5s' } as const;
 
 export const scheduleRules: CelRule[] = [
   {
