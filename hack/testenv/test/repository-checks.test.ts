@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copySources, images } from '../src/images.ts';
 import { repoRoot, run } from '../src/index.ts';
@@ -107,12 +107,16 @@ describe('package boundaries', () => {
       const sources = copySources(readFileSync(join(repoRoot, dockerfile), 'utf8')).map((s) => s.replace(/\/$/, ''));
       for (const source of sources) {
         assert.ok(
-          ['package.json', 'package-lock.json'].includes(source) || runs.some((dir) => source.startsWith(`${dir}/`)),
+          // The lock, and what the build stage compiles with (hack/build.sh and its base tsconfig).
+          ['package.json', 'package-lock.json', 'tsconfig.base.json', 'hack/build.sh'].includes(source) ||
+            runs.some((dir) => source.startsWith(`${dir}/`)),
           `${dockerfile} copies ${source}, which ${pkg.name} does not run (it runs ${runs.join(', ')})`,
         );
       }
       for (const dir of runs) {
-        for (const needed of [`${dir}/package.json`, `${dir}/src`]) {
+        // The packages that ship compiled have a tsconfig.build.json (the development git server does not).
+        const build = existsSync(join(repoRoot, dir, 'tsconfig.build.json')) ? [`${dir}/tsconfig.build.json`] : [];
+        for (const needed of [`${dir}/package.json`, ...build, `${dir}/src`]) {
           assert.ok(sources.includes(needed), `${dockerfile} does not copy ${needed}`);
         }
       }
