@@ -2,6 +2,7 @@
  * The git sidecar process. See git-sidecar/README.md for what it does and its flags.
  */
 import { createLogger } from '@gco/common/logger';
+import { startMemoryRelease } from '@gco/common/memory-release';
 import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
 import { pathMaxBytes } from '@gco/common/validation';
 import { serverTracingInterceptor } from '@gco/sidecar-api';
@@ -26,6 +27,8 @@ const logger = createLogger({ level: config.logLevel, component: 'git-sidecar', 
 // First, so that everything after runs with the tracer (a no-op unless OTEL_* asks for export).
 const tracing = await startTracing({ serviceName: 'git-sidecar', logger, redact: redactActiveSecrets });
 const registry = createRegistry();
+// Gives back what a burst grew the heap by, once the process is quiet again (needs --expose-gc).
+startMemoryRelease({ logger, registry });
 
 // Constructed in the order they depend on each other: the store, the metrics the executor records, the
 // executor, the scheduler, and the gauges that read the scheduler's queues and the store when scraped.

@@ -4,6 +4,7 @@
  */
 
 import { createLogger } from '@gco/common/logger';
+import { startMemoryRelease } from '@gco/common/memory-release';
 import { createRegistry, startMetricsServer, startTracing } from '@gco/common/telemetry';
 import { createSidecarClient } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
@@ -31,6 +32,8 @@ const logger = createLogger({ level: config.logLevel, component: 'operator', red
 // First, so that everything after runs with the tracer (a no-op unless OTEL_* asks for export).
 const tracing = await startTracing({ serviceName: 'git-change-operator', logger, redact: redactCredentials });
 const registry = createRegistry();
+// Gives back what a burst grew the heap by, once the process is quiet again (needs --expose-gc).
+startMemoryRelease({ logger, registry });
 const metrics = { runtime: new RuntimeMetrics(registry), executions: new ExecutionMetrics(registry) };
 let auth: ClusterAuth;
 try {
