@@ -51,7 +51,13 @@ import {
   useCompiledBuild,
 } from '@gco/testenv';
 import { parse } from 'yaml';
-import { type ProcessMemory, processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
+import {
+  type ProcessMemory,
+  processCpuSeconds,
+  processMemory,
+  processStartedAt,
+  TreePeakSampler,
+} from './support/process-memory.ts';
 import { Metrics } from './support/prometheus.ts';
 import { ReadyWatch } from './support/ready-watch.ts';
 import { printReport, type Row } from './support/report.ts';
@@ -340,6 +346,7 @@ try {
   const commitsBefore = await commitsOnServer();
   const sidecarBefore = await Metrics.scrape(sidecar.metricsPort);
   const cpuBefore = await cpuByProcess();
+  const sidecarTree = new TreePeakSampler(sidecar.process.child.pid as number);
   const start = performance.now();
   await parallel(names, 32, (i) =>
     create(gitCommits, gitCommit(`export-${i}`, git.url(`r${i % repositories}.git`), `config-${i}`)),
@@ -354,6 +361,7 @@ try {
   let lastReady = 0;
   for (const i of names) lastReady = Math.max(lastReady, ready.readyTime(`export-${i}`) ?? 0);
   const burstMs = lastReady - start;
+  sidecarTree.stop();
   const cpuAfter = await cpuByProcess();
   const burstPushes = pushes() - pushesBefore;
   const commits = (await commitsOnServer()) - commitsBefore;
@@ -381,6 +389,7 @@ try {
     jobsPerBatch: delta('gco_batch_jobs_sum') / Math.max(1, batches),
     operator: burstOperator,
     sidecar: burstSidecar,
+    sidecarTreePeakAnonMb: sidecarTree.peakAnonMb,
   };
   const note = resources === 5000 ? '' : ' (target is for 5,000)';
   rows.push(
@@ -418,6 +427,10 @@ try {
       met: burstSidecar.peak <= 200,
     },
     { what: '... sidecar after the burst', figure: heapFigures(sidecarAfter) },
+    {
+      what: '... sidecar with its git processes: peak anonymous memory (sampled every 100 ms)',
+      figure: `${mb(sidecarTree.peakAnonMb)} (up to ${sidecarTree.peakProcesses} processes)`,
+    },
     {
       what: '... operator queue: mean wait / mean work per key',
       figure: `${seconds(mean(operatorMetrics, 'gco_workqueue_queue_duration_seconds', { name: queueName }))} / ${ms(mean(operatorMetrics, 'gco_workqueue_work_duration_seconds', { name: queueName }))}`,
