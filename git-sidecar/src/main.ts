@@ -54,7 +54,7 @@ const scheduler = new Scheduler({
   onBatch: (batch) => metrics.batchStarted(batch),
   onIdle: async () => {
     try {
-      await store.evict(scheduler.busy());
+      await store.evict((key, task) => scheduler.exclusive(key, task));
     } catch (error) {
       logger.warn('evicting clones failed', { error });
     }

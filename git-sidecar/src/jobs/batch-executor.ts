@@ -93,6 +93,7 @@ export class BatchExecutor {
     const deadlineTimer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     let credentials: Awaited<ReturnType<typeof materializeCredentials>> | undefined;
     let clone: Clone | undefined;
+    let created = false;
     let objects: ObjectStore | undefined;
     let failed: SidecarError | undefined;
     try {
@@ -102,7 +103,7 @@ export class BatchExecutor {
         this.opts.store.tmpDir,
       );
       const env = credentials.env;
-      clone = (await this.phase(timings, 'clone', {}, () => this.opts.store.open(first.remote))).clone;
+      ({ clone, created } = await this.phase(timings, 'clone', {}, () => this.opts.store.open(first.remote)));
       const ctx = (): GitContext => ({
         gitDir: (clone as Clone).gitDir,
         env,
@@ -160,6 +161,7 @@ export class BatchExecutor {
       const lazyFetches = (await objects?.close()) ?? 0;
       this.opts.metrics?.lazyFetched(lazyFetches);
       await credentials?.dispose();
+      if (clone && created && failed) await this.opts.store.removeIfEmpty(clone).catch(() => false);
       if (clone) await this.opts.store.updateSize(clone);
     }
     // A failure is answered once the job's credential files and trace file are gone, so a caller that
