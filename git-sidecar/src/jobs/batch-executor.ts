@@ -51,6 +51,16 @@ export class BatchExecutor {
     this.opts = opts;
     this.defaultBranches = new DefaultBranchCache(opts.defaultBranchCacheMs);
     this.pushLoop = new PushLoop(opts);
+    // What is kept of a repository in memory goes with its clone: it holds no more than the volume does.
+    opts.store.onRemoved((key) => {
+      this.defaultBranches.forget(key);
+      this.pushLoop.forget(key);
+    });
+  }
+
+  /** Entries held now, by structure (the sidecar's held-entries gauge). */
+  held(): Record<string, number> {
+    return { default_branches: this.defaultBranches.size, ...this.pushLoop.held() };
   }
 
   /**
