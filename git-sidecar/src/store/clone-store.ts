@@ -158,14 +158,14 @@ export class CloneStore {
   async remove(key: string): Promise<void> {
     const gitDir = join(this.clonesDir, key);
     const trash = join(this.clonesDir, `.trash-${key}-${randomBytes(4).toString('hex')}`);
-    // Forgotten even when the directory is gone already: an entry must not outlive its clone.
-    const known = this.entries.delete(key);
+    // Forgotten first, together with what others keep of it, and even when the directory is gone
+    // already: an entry must not outlive its clone.
+    if (this.entries.delete(key)) for (const listener of this.removedListeners) listener(key);
     const moved = await rename(gitDir, trash).then(
       () => true,
       () => false,
     );
     if (moved) await rm(trash, { recursive: true, force: true });
-    if (known || moved) for (const listener of this.removedListeners) listener(key);
   }
 
   /**
@@ -226,7 +226,7 @@ export class CloneStore {
       if (this.totalBytes() <= this.opts.diskBudgetBytes) break;
       const removed = await hold(key, async () => {
         // Gone, or used by a batch since the list was made: no longer the least recently used.
-        if (!this.entries.has(key) || lastUsed(key) >= started) return false;
+        if (!this.entries.has(key) || lastUsed(key) > started) return false;
         this.opts.logger.info('evicting clone over the disk budget', {
           clone: key,
           bytes: this.entries.get(key)?.bytes,
