@@ -7,18 +7,10 @@
  * the walk does not meet that tip again (history was rewritten), the index starts over, so it never
  * reports a commit that is no longer on the branch.
  */
+import { flatCopy } from '../strings.ts';
 import type { ObjectStore } from './objects.ts';
 
 const trailer = /^Gco-Execution: *(\S+) *$/gm;
-
-/**
- * A copy of `text` that does not keep the string it was cut from: V8 keeps a slice of 13 characters or
- * more (a regex match, `slice`) as a view into its parent, so an index holding matched SHAs and ids
- * held every indexed commit's whole text as well (517 bytes a commit as measured, 231 with copies).
- */
-function detached(text: string): string {
-  return Buffer.from(text).toString();
-}
 
 interface IndexedCommit {
   sha: string;
@@ -70,7 +62,7 @@ export class ExecutionIndex {
       const header = headerEnd < 0 ? text : text.slice(0, headerEnd);
       for (const m of header.matchAll(/^parent ([0-9a-f]+)$/gm)) queue.push(m[1] as string);
       const message = headerEnd < 0 ? '' : text.slice(headerEnd + 2);
-      fresh.push({ sha: detached(sha), ids: [...message.matchAll(trailer)].map((m) => detached(m[1] as string)) });
+      fresh.push({ sha: flatCopy(sha), ids: [...message.matchAll(trailer)].map((m) => flatCopy(m[1] as string)) });
     }
     this.commits = (metPrevious ? [...fresh, ...this.commits] : fresh).slice(0, this.depth);
     this.tip = tip;

@@ -1,8 +1,8 @@
 /**
  * The execution indexes of the branches worked on lately, the least recently used forgotten first.
  * Bounded by the commits they may hold in all rather than by branches: an index keeps up to `depth`
- * commits, about 230 bytes each as measured (the SHA and the ids; 517 before they were copied out of
- * the commit text they were cut from, `execution-index.ts`). A forgotten index is rebuilt by its
+ * commits, about 240 bytes each as measured (the SHA and the ids; 517 before they were copied out of
+ * the commit text they were cut from, `strings.ts`). A forgotten index is rebuilt by its
  * branch's next batch, reading `depth` commits through cat-file (~90 ms for 1,000).
  */
 import { ExecutionIndex } from '../git/execution-index.ts';

@@ -10,6 +10,7 @@ import { Reason, SidecarError } from '../errors.ts';
 import type { ObjectStore } from '../git/objects.ts';
 import { fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
+import { flatCopy } from '../strings.ts';
 import { commitJobs, type JobOutcome } from './batch-commits.ts';
 import { ExecutionIndexes } from './execution-indexes.ts';
 import type { Job } from './job.ts';
@@ -75,7 +76,7 @@ export const maxContendedBranches = 512;
 
 /** What the keys of a clone's branches start with, so that they can be forgotten with the clone. */
 const repositoryPrefix = (cloneKey: string) => `${cloneKey}\0`;
-const branchKeyOf = (cloneKey: string, branch: string) => `${repositoryPrefix(cloneKey)}${branch}`;
+const branchKeyOf = (cloneKey: string, branch: string) => flatCopy(`${repositoryPrefix(cloneKey)}${branch}`);
 
 export class PushLoop {
   private readonly opts: PushLoopOptions;
