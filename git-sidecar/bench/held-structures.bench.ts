@@ -4,12 +4,16 @@
  * (after full collections), and the resident memory of a `git cat-file --batch`, the one process a
  * batch keeps open.
  *
- *   node --expose-gc git-sidecar/bench/held-structures.bench.ts
+ *   node --expose-gc git-sidecar/bench/held-structures.bench.ts     # about 50 s on 2 cores
+ *
+ * (Its own script, not part of `npm run bench`: the figures are per structure, in the bench's process;
+ * the sidecar's memory as a whole, idle and under load, is what `npm run bench` measures.)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { silentLogger } from '@gco/common/logger';
+import { createSidecarClient } from '@gco/sidecar-api';
 import { createBareRepository, removeTempDirs, runOk, tempDir } from '@gco/testenv';
 import { ExecutionIndex } from '../src/git/execution-index.ts';
 import { ObjectStore } from '../src/git/objects.ts';
@@ -17,6 +21,9 @@ import { DefaultBranchCache, maxCachedDefaultBranches } from '../src/jobs/defaul
 import { maxIndexedCommits } from '../src/jobs/execution-indexes.ts';
 import { maxContendedBranches } from '../src/jobs/push-loop.ts';
 import { RecentMap } from '../src/jobs/recent-map.ts';
+import { Scheduler } from '../src/jobs/scheduler.ts';
+import { listen } from '../src/server.ts';
+import { createService } from '../src/service.ts';
 import { CloneStore } from '../src/store/clone-store.ts';
 import { parseRemoteUrl } from '../src/store/remote-url.ts';
 import { flatCopy } from '../src/strings.ts';
@@ -108,7 +115,7 @@ console.log(
     `at the bound of ${maxContendedBranches} ${kb(contendedBytes * maxContendedBranches)}`,
 );
 
-const clones = 200;
+const clones = 1000;
 const store = new CloneStore({
   dataDir: join(await tempDir('gco-bench-held-'), 'data'),
   diskBudgetBytes: 0,
@@ -159,4 +166,26 @@ console.log(
 );
 await reader.close();
 await walker.close();
+
+// The gRPC server (Connect over node:http2): what a call leaves behind on the controller's one
+// long-lived connection, after 20,000 of them (Health: no job, so only the server's own state).
+const socketPath = join(await tempDir('gco-bench-held-'), 'sidecar.sock');
+const scheduler = new Scheduler({ executor: { run: async () => {} }, concurrency: 1, maxBatch: 1 });
+const limits = { maxFileBytes: 1, maxJobBytes: 1, maxOperations: 1, maxPathBytes: 1 };
+const service = createService({
+  scheduler,
+  store,
+  limits,
+  allowFileUrls: false,
+  defaultJobTimeoutMs: 60_000,
+  gitTimeoutMs: 60_000,
+  logger: silentLogger,
+});
+const listener = await listen(service, { socketPath });
+const client = createSidecarClient({ socketPath });
+for (let i = 0; i < 2000; i++) await client.health({});
+const callsBefore = heap();
+for (let i = 0; i < 20_000; i++) await client.health({});
+console.log(`[figure] gRPC server: heap ${kb(heap() - callsBefore)} after 20,000 more calls on one connection`);
+await listener.close();
 await removeTempDirs();
