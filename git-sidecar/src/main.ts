@@ -7,9 +7,9 @@ import { createRegistry, startMetricsServer, startTracing } from '@gco/common/te
 import { pathMaxBytes } from '@gco/common/validation';
 import { serverTracingInterceptor } from '@gco/sidecar-api';
 import { parseConfig } from './config.ts';
-import { redactActiveSecrets } from './credentials/credentials.ts';
+import { activeSecretCount, redactActiveSecrets } from './credentials/credentials.ts';
 import { BatchExecutor } from './jobs/batch-executor.ts';
-import { observeState, SidecarMetrics } from './jobs/metrics.ts';
+import { observeHeld, observeState, SidecarMetrics } from './jobs/metrics.ts';
 import { Scheduler } from './jobs/scheduler.ts';
 import { listen } from './server.ts';
 import { createService } from './service.ts';
@@ -57,7 +57,7 @@ const scheduler = new Scheduler({
   onBatch: (batch) => metrics.batchStarted(batch),
   onIdle: async () => {
     try {
-      await store.evict(scheduler.busy());
+      await store.evict((key, task) => scheduler.exclusive(key, task));
     } catch (error) {
       logger.warn('evicting clones failed', { error });
     }
@@ -68,6 +68,12 @@ observeState(registry, {
   cloneBytes: () => store.totalBytes(),
   clones: () => store.count(),
 });
+observeHeld(registry, () => ({
+  clones: store.count(),
+  ...executor.held(),
+  ...scheduler.held(),
+  active_secrets: activeSecretCount(),
+}));
 /**
  * What /readyz answers (the container's readiness probe): true from the moment the gRPC server listens,
  * which is after every clone on the volume was checked, until a SIGTERM starts the drain. A pod is Ready

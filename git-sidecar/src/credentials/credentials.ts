@@ -36,6 +36,11 @@ const sshOptions = [
 /** Secrets of the jobs in flight: every log line and error leaving the sidecar is scrubbed of them. */
 const activeSecrets = new Map<string, number>();
 
+/** Secrets held now: those of the jobs in flight, none once they are answered. */
+export function activeSecretCount(): number {
+  return activeSecrets.size;
+}
+
 export function redactActiveSecrets(text: string): string {
   return redact(text, [...activeSecrets.keys()]);
 }

@@ -7,6 +7,7 @@
  * the walk does not meet that tip again (history was rewritten), the index starts over, so it never
  * reports a commit that is no longer on the branch.
  */
+import { flatCopy } from '../strings.ts';
 import type { ObjectStore } from './objects.ts';
 
 const trailer = /^Gco-Execution: *(\S+) *$/gm;
@@ -24,6 +25,11 @@ export class ExecutionIndex {
 
   constructor(depth: number) {
     this.depth = depth;
+  }
+
+  /** Commits indexed now. */
+  get size(): number {
+    return this.commits.length;
   }
 
   async find(objects: ObjectStore, tip: string, ids: ReadonlySet<string>): Promise<Map<string, string>> {
@@ -56,7 +62,7 @@ export class ExecutionIndex {
       const header = headerEnd < 0 ? text : text.slice(0, headerEnd);
       for (const m of header.matchAll(/^parent ([0-9a-f]+)$/gm)) queue.push(m[1] as string);
       const message = headerEnd < 0 ? '' : text.slice(headerEnd + 2);
-      fresh.push({ sha, ids: [...message.matchAll(trailer)].map((m) => m[1] as string) });
+      fresh.push({ sha: flatCopy(sha), ids: [...message.matchAll(trailer)].map((m) => flatCopy(m[1] as string)) });
     }
     this.commits = (metPrevious ? [...fresh, ...this.commits] : fresh).slice(0, this.depth);
     this.tip = tip;

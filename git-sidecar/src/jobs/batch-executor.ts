@@ -51,6 +51,16 @@ export class BatchExecutor {
     this.opts = opts;
     this.defaultBranches = new DefaultBranchCache(opts.defaultBranchCacheMs);
     this.pushLoop = new PushLoop(opts);
+    // What is kept of a repository in memory goes with its clone: it holds no more than the volume does.
+    opts.store.onRemoved((key) => {
+      this.defaultBranches.forget(key);
+      this.pushLoop.forget(key);
+    });
+  }
+
+  /** Entries held now, by structure (the sidecar's held-entries gauge). */
+  held(): Record<string, number> {
+    return { default_branches: this.defaultBranches.size, ...this.pushLoop.held() };
   }
 
   /**
@@ -93,6 +103,7 @@ export class BatchExecutor {
     const deadlineTimer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     let credentials: Awaited<ReturnType<typeof materializeCredentials>> | undefined;
     let clone: Clone | undefined;
+    let created = false;
     let objects: ObjectStore | undefined;
     let failed: SidecarError | undefined;
     try {
@@ -102,7 +113,7 @@ export class BatchExecutor {
         this.opts.store.tmpDir,
       );
       const env = credentials.env;
-      clone = (await this.phase(timings, 'clone', {}, () => this.opts.store.open(first.remote))).clone;
+      ({ clone, created } = await this.phase(timings, 'clone', {}, () => this.opts.store.open(first.remote)));
       const ctx = (): GitContext => ({
         gitDir: (clone as Clone).gitDir,
         env,
@@ -160,6 +171,7 @@ export class BatchExecutor {
       const lazyFetches = (await objects?.close()) ?? 0;
       this.opts.metrics?.lazyFetched(lazyFetches);
       await credentials?.dispose();
+      if (clone && created && failed) await this.opts.store.removeIfEmpty(clone).catch(() => false);
       if (clone) await this.opts.store.updateSize(clone);
     }
     // A failure is answered once the job's credential files and trace file are gone, so a caller that

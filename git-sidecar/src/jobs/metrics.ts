@@ -52,6 +52,24 @@ export function observeState(registry: Registry, state: ObservedState): void {
   });
 }
 
+/**
+ * The entries each long-lived in-memory structure holds, read when scraped: the bounded caches (at most
+ * their bound, README "Memory") and the per-job ones (0 once no call is in flight). What the sidecar's
+ * memory grows with is visible here, not only as bytes.
+ */
+export function observeHeld(registry: Registry, held: () => Record<string, number>): void {
+  new Gauge({
+    name: 'gco_sidecar_held_entries',
+    help: 'Entries held in memory by each long-lived structure of the sidecar (caches, queues, jobs in flight).',
+    labelNames: ['structure'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [structure, entries] of Object.entries(held())) this.set({ structure }, entries);
+    },
+  });
+}
+
 /** What happens in the sidecar: jobs, batches, git phases, push retries, lazy fetches. */
 export class SidecarMetrics {
   private readonly jobs: Counter<'result'>;

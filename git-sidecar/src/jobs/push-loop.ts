@@ -10,10 +10,12 @@ import { Reason, SidecarError } from '../errors.ts';
 import type { ObjectStore } from '../git/objects.ts';
 import { fetchBranch, type GitContext, push, remoteDefaultBranch, remoteRef } from '../git/remote.ts';
 import type { Clone, CloneStore } from '../store/clone-store.ts';
+import { flatCopy } from '../strings.ts';
 import { commitJobs, type JobOutcome } from './batch-commits.ts';
 import { ExecutionIndexes } from './execution-indexes.ts';
 import type { Job } from './job.ts';
 import type { SidecarMetrics } from './metrics.ts';
+import { RecentMap } from './recent-map.ts';
 
 export interface PushLoopOptions {
   store: CloneStore;
@@ -57,28 +59,50 @@ export interface Pushed {
   baseSha: string | undefined;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits `ms`, or less if `signal` aborts; leaves no listener on the batch's signal either way. */
+const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 /** Branches whose contention flag is kept in memory; older ones are forgotten. */
-const maxContendedBranches = 512;
+export const maxContendedBranches = 512;
+
+/** What the keys of a clone's branches start with, so that they can be forgotten with the clone. */
+const repositoryPrefix = (cloneKey: string) => `${cloneKey}\0`;
+const branchKeyOf = (cloneKey: string, branch: string) => flatCopy(`${repositoryPrefix(cloneKey)}${branch}`);
 
 export class PushLoop {
   private readonly opts: PushLoopOptions;
   /** Per clone and branch: what was found in its history by execution id. */
   private readonly indexes: ExecutionIndexes;
   /** Branches whose last push was rejected: fetch before building, until a push goes through. */
-  private readonly contended = new Set<string>();
+  private readonly contended = new RecentMap<true>(maxContendedBranches);
 
   constructor(opts: PushLoopOptions) {
     this.opts = opts;
     this.indexes = new ExecutionIndexes(opts.executionSearchDepth);
+  }
+
+  /** Forgets what is kept of a repository's branches: its clone was removed. */
+  forget(cloneKey: string): void {
+    this.indexes.forget(repositoryPrefix(cloneKey));
+    this.contended.deletePrefix(repositoryPrefix(cloneKey));
+  }
+
+  /** Entries held now, by structure (the sidecar's held-entries gauge). */
+  held(): { execution_indexes: number; indexed_commits: number; contended_branches: number } {
+    return {
+      execution_indexes: this.indexes.size,
+      indexed_commits: this.indexes.commits,
+      contended_branches: this.contended.size,
+    };
   }
 
   /** Jittered exponential backoff: about 50-250 ms at first, growing to the cap. */
@@ -90,7 +114,7 @@ export class PushLoop {
   async run(batch: BatchOnBranch): Promise<Pushed> {
     const { jobs, clone, objects, ctx, branch, phase, signal } = batch;
     const req = (jobs[0] as Job).request;
-    const branchKey = `${clone.key}\0${branch}`;
+    const branchKey = branchKeyOf(clone.key, branch);
     for (let attempt = 1; ; attempt++) {
       // Optimistic: build on the tip we last saw and push without fetching. Pushes are fast-forward
       // only, so if anyone else moved the branch (and might have landed one of these executions), the
@@ -147,9 +171,7 @@ export class PushLoop {
         return { results, pushed: true, createdBranch: !tip, attempts: attempt, baseSha };
       }
       // The branch moved: fetch first on the next attempts and batches, until a push goes through.
-      this.contended.add(branchKey);
-      if (this.contended.size > maxContendedBranches)
-        this.contended.delete(this.contended.values().next().value as string);
+      this.contended.set(branchKey, true);
       this.opts.metrics?.pushRetried(pushed.reason);
       if (signal.aborted)
         throw new SidecarError(Reason.TIMEOUT, `the deadline passed while retrying the push to ${branch}`);

@@ -2,7 +2,9 @@
  * Serializes work per repository and batches it: while a batch runs for a repository, jobs for it
  * queue up; the next batch takes every queued job with the same branch, base and credentials, in
  * arrival order, so a burst of N jobs costs about one fetch and one push, not N. Different repositories
- * run in parallel, up to a limit.
+ * run in parallel, up to a limit. A job whose caller gives up (cancels, or its deadline passes) leaves
+ * its queue at once, so its content (up to --max-job-size) is not held until the repository's running
+ * batch ends: what the scheduler holds is the calls in flight, and nothing once they are answered.
  */
 import { createHash } from 'node:crypto';
 import { toBinary } from '@bufbuild/protobuf';
@@ -41,16 +43,13 @@ export class Scheduler {
   private readonly queues = new Map<string, Job[]>();
   private readonly active = new Set<string>();
   private readonly waiting: string[] = [];
+  /** The abort listener of each queued job, removed when the job leaves its queue. */
+  private readonly withdrawals = new Map<Job, () => void>();
   private running = 0;
   private closed = false;
 
   constructor(opts: SchedulerOptions) {
     this.opts = opts;
-  }
-
-  /** Repositories with queued or running work (not to be evicted or maintained). */
-  busy(): ReadonlySet<string> {
-    return new Set([...this.active, ...this.queues.keys()]);
   }
 
   inFlight(): number {
@@ -73,16 +72,36 @@ export class Scheduler {
     return depths;
   }
 
+  /** Entries held now, by structure (the sidecar's held-entries gauge): all 0 when no call is in flight. */
+  held(): Record<string, number> {
+    let queued = 0;
+    for (const q of this.queues.values()) queued += q.length;
+    return {
+      queued_jobs: queued,
+      queued_repositories: this.queues.size,
+      waiting_repositories: this.waiting.length,
+      active_repositories: this.active.size,
+      queue_listeners: this.withdrawals.size,
+    };
+  }
+
   submit(job: Job): void {
     if (this.closed) {
       job.queueSpan.end();
       job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
       return;
     }
+    if (job.signal.aborted) {
+      this.drop(job);
+      return;
+    }
     const key = job.remote.key;
     const queue = this.queues.get(key);
     if (queue) queue.push(job);
     else this.queues.set(key, [job]);
+    const withdraw = () => this.withdraw(job);
+    job.signal.addEventListener('abort', withdraw, { once: true });
+    this.withdrawals.set(job, withdraw);
     if (!this.active.has(key) && !this.waiting.includes(key)) this.waiting.push(key);
     this.pump();
   }
@@ -106,10 +125,13 @@ export class Scheduler {
     for (const [key, queue] of this.queues) {
       if (this.active.has(key)) continue;
       for (const job of queue) {
+        this.dequeued(job);
         job.queueSpan.end();
         job.reject(new SidecarError(Reason.UNAVAILABLE, 'the sidecar is shutting down'));
       }
       this.queues.delete(key);
+      const at = this.waiting.indexOf(key);
+      if (at >= 0) this.waiting.splice(at, 1);
     }
     while (this.running > 0 || this.active.size > 0) await new Promise((r) => setTimeout(r, 20));
   }
@@ -147,8 +169,8 @@ export class Scheduler {
     const live: Job[] = [];
     for (const job of queue) {
       if (job.deadline <= now || job.signal.aborted) {
-        job.queueSpan.end();
-        job.reject(new SidecarError(Reason.TIMEOUT, 'the job deadline passed while it waited in the queue'));
+        this.dequeued(job);
+        this.drop(job);
       } else {
         live.push(job);
       }
@@ -161,11 +183,45 @@ export class Scheduler {
     const batch: Job[] = [];
     const rest: Job[] = [];
     for (const job of live) {
-      if (job.batchKey === first.batchKey && batch.length < this.opts.maxBatch) batch.push(job);
-      else rest.push(job);
+      if (job.batchKey === first.batchKey && batch.length < this.opts.maxBatch) {
+        this.dequeued(job);
+        batch.push(job);
+      } else {
+        rest.push(job);
+      }
     }
     if (rest.length > 0) this.queues.set(key, rest);
     else this.queues.delete(key);
     return batch;
+  }
+
+  /** Takes a job whose caller gave up out of its queue, and fails it. */
+  private withdraw(job: Job): void {
+    const key = job.remote.key;
+    const queue = this.queues.get(key);
+    const at = queue?.indexOf(job) ?? -1;
+    if (!queue || at < 0) return;
+    queue.splice(at, 1);
+    this.dequeued(job);
+    if (queue.length === 0) {
+      this.queues.delete(key);
+      const waitingAt = this.waiting.indexOf(key);
+      if (waitingAt >= 0) this.waiting.splice(waitingAt, 1);
+    }
+    this.drop(job);
+  }
+
+  private drop(job: Job): void {
+    job.queueSpan.end();
+    job.reject(
+      new SidecarError(Reason.TIMEOUT, 'the job deadline passed, or its caller gave up, while it waited in the queue'),
+    );
+  }
+
+  private dequeued(job: Job): void {
+    const withdraw = this.withdrawals.get(job);
+    if (!withdraw) return;
+    job.signal.removeEventListener('abort', withdraw);
+    this.withdrawals.delete(job);
   }
 }

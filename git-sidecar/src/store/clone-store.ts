@@ -30,18 +30,31 @@ export interface Clone {
   partial: boolean;
 }
 
+/** What the store keeps of each clone on the volume: about 300 bytes, with its key. */
+interface Entry {
+  lastUsed: number;
+  bytes: number;
+  /** From the clone's `gco.partial`, once read. */
+  partial: boolean | undefined;
+}
+
 export class CloneStore {
   readonly clonesDir: string;
   readonly tmpDir: string;
   private readonly opts: CloneStoreOptions;
-  private readonly lastUsed = new Map<string, number>();
-  private readonly sizes = new Map<string, number>();
-  private readonly partial = new Map<string, boolean>();
+  /** One entry per clone on the volume, and no other: added when a clone exists, removed with it. */
+  private readonly entries = new Map<string, Entry>();
+  private readonly removedListeners: Array<(key: string) => void> = [];
 
   constructor(opts: CloneStoreOptions) {
     this.opts = opts;
     this.clonesDir = join(opts.dataDir, 'clones');
     this.tmpDir = join(opts.dataDir, 'tmp');
+  }
+
+  /** Calls `listener` with the key of every clone removed, so what is kept in memory for it goes too. */
+  onRemoved(listener: (key: string) => void): void {
+    this.removedListeners.push(listener);
   }
 
   /** Prepares the data directory after a start (or a crash): see the module comment. */
@@ -74,8 +87,7 @@ export class CloneStore {
         continue;
       }
       const info = await stat(gitDir);
-      this.lastUsed.set(name, info.mtimeMs);
-      this.sizes.set(name, await directorySize(gitDir));
+      this.entries.set(name, { lastUsed: info.mtimeMs, bytes: await directorySize(gitDir), partial: undefined });
     }
     return { checked, removed };
   }
@@ -83,7 +95,6 @@ export class CloneStore {
   /** The clone for a repository, created empty (no network) if it does not exist yet. */
   async open(remote: RemoteUrl): Promise<{ clone: Clone; created: boolean }> {
     const gitDir = join(this.clonesDir, remote.key);
-    this.lastUsed.set(remote.key, Date.now());
     let created = false;
     if (!existsSync(join(gitDir, 'HEAD'))) {
       const tmp = join(this.clonesDir, `.new-${remote.key}-${randomBytes(4).toString('hex')}`);
@@ -117,17 +128,24 @@ export class CloneStore {
       await rename(tmp, gitDir);
       created = true;
     }
-    if (!this.partial.has(remote.key)) {
-      const mode = await git(['config', '--get', 'gco.partial'], { gitDir, timeoutMs: this.opts.gitTimeoutMs });
-      this.partial.set(remote.key, mode.stdout.toString().trim() !== 'false');
+    let entry = this.entries.get(remote.key);
+    if (!entry) {
+      entry = { lastUsed: Date.now(), bytes: 0, partial: undefined };
+      this.entries.set(remote.key, entry);
     }
-    return { clone: { key: remote.key, gitDir, partial: this.partial.get(remote.key) ?? true }, created };
+    entry.lastUsed = Date.now();
+    if (entry.partial === undefined) {
+      const mode = await git(['config', '--get', 'gco.partial'], { gitDir, timeoutMs: this.opts.gitTimeoutMs });
+      entry.partial = mode.stdout.toString().trim() !== 'false';
+    }
+    return { clone: { key: remote.key, gitDir, partial: entry.partial }, created };
   }
 
   /** Records that the server refuses partial clone: later fetches ask for everything. */
   async markFull(clone: Clone): Promise<void> {
     await gitOk(['config', 'gco.partial', 'false'], { gitDir: clone.gitDir, timeoutMs: this.opts.gitTimeoutMs });
-    this.partial.set(clone.key, false);
+    const entry = this.entries.get(clone.key);
+    if (entry) entry.partial = false;
     clone.partial = false;
   }
 
@@ -136,53 +154,87 @@ export class CloneStore {
     await removeLeftovers(clone.gitDir);
   }
 
+  /** Removes a clone from the volume and forgets it. Call only while holding it (no batch running on it). */
   async remove(key: string): Promise<void> {
     const gitDir = join(this.clonesDir, key);
     const trash = join(this.clonesDir, `.trash-${key}-${randomBytes(4).toString('hex')}`);
-    try {
-      await rename(gitDir, trash);
-    } catch {
-      return;
-    }
-    await rm(trash, { recursive: true, force: true });
-    this.lastUsed.delete(key);
-    this.sizes.delete(key);
-    this.partial.delete(key);
+    // Forgotten first, together with what others keep of it, and even when the directory is gone
+    // already: an entry must not outlive its clone.
+    if (this.entries.delete(key)) for (const listener of this.removedListeners) listener(key);
+    const moved = await rename(gitDir, trash).then(
+      () => true,
+      () => false,
+    );
+    if (moved) await rm(trash, { recursive: true, force: true });
   }
 
+  /**
+   * Removes a clone nothing was ever fetched into (no refs): what a first job to a repository that does
+   * not exist, refuses the credentials or cannot be reached leaves. Kept, such clones would pile up on
+   * the volume and in memory with every wrong URL, under no disk budget. Call only while holding it.
+   */
+  async removeIfEmpty(clone: Clone): Promise<boolean> {
+    const refs = await git(['for-each-ref', '--count=1', '--format=%(refname)'], {
+      gitDir: clone.gitDir,
+      timeoutMs: this.opts.gitTimeoutMs,
+    });
+    if (refs.code !== 0 || refs.stdout.length > 0) return false;
+    await this.remove(clone.key);
+    return true;
+  }
+
+  /** Measures a clone again after it changed; a clone removed meanwhile stays forgotten. */
   async updateSize(clone: Clone): Promise<void> {
-    this.sizes.set(clone.key, await directorySize(clone.gitDir));
+    if (!this.entries.has(clone.key)) return;
+    const bytes = await directorySize(clone.gitDir);
+    const entry = this.entries.get(clone.key);
+    if (entry) entry.bytes = bytes;
   }
 
   totalBytes(): number {
     let total = 0;
-    for (const size of this.sizes.values()) total += size;
+    for (const entry of this.entries.values()) total += entry.bytes;
     return total;
   }
 
   count(): number {
-    return this.sizes.size;
+    return this.entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
   }
 
   keys(): string[] {
-    return [...this.sizes.keys()];
+    return [...this.entries.keys()];
   }
 
   /**
-   * Evicts least recently used clones not in `busy` until the store fits its budget. The most recently
-   * used clone is never evicted: a budget smaller than one clone must not make every job clone again.
+   * Evicts least recently used clones until the store fits its budget, each while `hold` keeps batches
+   * off it (the scheduler's `exclusive`, which runs nothing on a repository with work running or queued
+   * and answers undefined then). The most recently used clone is never evicted: a budget smaller than
+   * one clone must not make every job clone again.
    */
-  async evict(busy: ReadonlySet<string>): Promise<string[]> {
+  async evict(hold: <T>(key: string, task: () => Promise<T>) => Promise<T | undefined>): Promise<string[]> {
     const evicted: string[] = [];
     if (this.opts.diskBudgetBytes <= 0) return evicted;
-    const byAge = [...this.sizes.keys()].sort((a, b) => (this.lastUsed.get(a) ?? 0) - (this.lastUsed.get(b) ?? 0));
+    const started = Date.now();
+    const lastUsed = (key: string) => this.entries.get(key)?.lastUsed ?? 0;
+    const byAge = this.keys().sort((a, b) => lastUsed(a) - lastUsed(b));
     byAge.pop();
     for (const key of byAge) {
       if (this.totalBytes() <= this.opts.diskBudgetBytes) break;
-      if (busy.has(key)) continue;
-      this.opts.logger.info('evicting clone over the disk budget', { clone: key, bytes: this.sizes.get(key) });
-      await this.remove(key);
-      evicted.push(key);
+      const removed = await hold(key, async () => {
+        // Gone, or used by a batch since the list was made: no longer the least recently used.
+        if (!this.entries.has(key) || lastUsed(key) > started) return false;
+        this.opts.logger.info('evicting clone over the disk budget', {
+          clone: key,
+          bytes: this.entries.get(key)?.bytes,
+        });
+        await this.remove(key);
+        return true;
+      });
+      if (removed) evicted.push(key);
     }
     return evicted;
   }

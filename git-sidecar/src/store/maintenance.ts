@@ -36,9 +36,12 @@ export function startMaintenance(opts: {
     running = true;
     try {
       for (const key of opts.store.keys()) {
-        await opts.scheduler.exclusive(key, () => maintainClone(opts.store, key, opts.gitTimeoutMs, opts.logger));
+        await opts.scheduler.exclusive(key, async () => {
+          // Evicted since the list was made (after another repository's batch).
+          if (opts.store.has(key)) await maintainClone(opts.store, key, opts.gitTimeoutMs, opts.logger);
+        });
       }
-      await opts.store.evict(opts.scheduler.busy());
+      await opts.store.evict((key, task) => opts.scheduler.exclusive(key, task));
     } finally {
       running = false;
     }

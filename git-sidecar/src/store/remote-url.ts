@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { parseScpLikeUrl, repositoryUrlMaxLength } from '@gco/common/validation';
 import { Reason, SidecarError } from '../errors.ts';
+import { flatCopy } from '../strings.ts';
 
 export interface RemoteUrl {
   /** The URL git is given, as the user wrote it (scp-like forms are kept: git understands them). */
@@ -77,6 +78,7 @@ export function parseRemoteUrl(raw: string, opts: { allowFileUrls: boolean }): R
     transport: scheme === 'ssh' ? 'ssh' : scheme === 'file' ? 'file' : 'http',
     origin: `${scheme}://${host}${port ? `:${port}` : ''}`,
     normalized,
-    key: `${readable}-${hash}`,
+    // Kept as long as the clone (store entry, cache keys): a copy, not the strings it is made of.
+    key: flatCopy(`${readable}-${hash}`),
   };
 }
