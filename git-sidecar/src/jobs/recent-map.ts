@@ -1,25 +1,25 @@
 /**
- * A Map that keeps at most `max` entries, the least recently used dropped first: the one bound of the
+ * A map that keeps at most `max` entries, the least recently used dropped first: the one bound of the
  * sidecar's in-memory caches (default branches, execution indexes, contended branches), so that what it
- * holds does not grow with the repositories and branches it has served. A Map iterates in insertion
- * order, so re-inserting an entry makes it the most recent.
+ * holds does not grow with the repositories and branches it has served. lru-cache does the keeping;
+ * this adds the one operation the caches need that it lacks: forgetting a repository's entries (their
+ * keys share its prefix) when its clone is removed.
  */
-export class RecentMap<V> {
+import { LRUCache } from 'lru-cache';
+
+export class RecentMap<V extends {}> {
   readonly max: number;
-  private readonly entries = new Map<string, V>();
+  private readonly entries: LRUCache<string, V>;
 
   constructor(max: number) {
     if (!Number.isInteger(max) || max < 1) throw new Error(`a RecentMap holds at least one entry, not ${max}`);
     this.max = max;
+    this.entries = new LRUCache({ max });
   }
 
   /** The entry of `key`, now the most recently used. */
   get(key: string): V | undefined {
-    const value = this.entries.get(key);
-    if (value === undefined) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, value);
-    return value;
+    return this.entries.get(key);
   }
 
   /** Whether `key` has an entry, without making it more recent. */
@@ -29,9 +29,7 @@ export class RecentMap<V> {
 
   /** Sets `key`, now the most recently used, and drops the least recently used past the bound. */
   set(key: string, value: V): void {
-    this.entries.delete(key);
     this.entries.set(key, value);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
   }
 
   delete(key: string): boolean {
@@ -43,8 +41,9 @@ export class RecentMap<V> {
     for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.entries.delete(key);
   }
 
-  values(): IterableIterator<V> {
-    return this.entries.values();
+  /** The values, least recently used first. */
+  *values(): Generator<V> {
+    for (const value of this.entries.rvalues()) if (value !== undefined) yield value;
   }
 
   get size(): number {
