@@ -105,7 +105,7 @@ describe("e2e on a real node: the users' scenarios against a helm install of cha
 
   it('helm upgrade with changed values rolls the pod, which runs them and commits', async () => {
     const before = await getPod();
-    assert.equal(container(before, 'manager').resources.limits.memory, '384Mi', 'the chart default before');
+    assert.equal(container(before, 'manager').resources.limits.memory, '256Mi', 'the chart default before');
     const started = Date.now();
     await helm([
       'upgrade',

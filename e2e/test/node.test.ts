@@ -5,13 +5,22 @@
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createBareRepository, generateSshKey, runOk, SshGitServer, tempDir, waitFor } from '@gco/testenv';
+import {
+  createBareRepository,
+  generateSshKey,
+  residentTogether,
+  runOk,
+  SshGitServer,
+  tempDir,
+  waitFor,
+} from '@gco/testenv';
 import { stringify } from 'yaml';
 import { kubectlOk, operatorNamespace as ns } from '../src/e2e-target.ts';
 import { type NodeTarget, startNodeTarget } from '../src/node-target.ts';
 import { oneFileCommit } from '../src/objects.ts';
 import { RemoteRepository } from '../src/remote-repository.ts';
 import { podMemory } from './container-cgroup.ts';
+import { containerPid } from './container-process.ts';
 import { scenarios } from './scenarios.ts';
 
 const pod = 'git-change-operator-0';
@@ -80,6 +89,27 @@ describe("e2e on a real node: the users' scenarios against manifests/overlays/e2
       ]),
     ).items;
     assert.equal(pods.length, 2);
+    // The operator pod's two containers run one Node binary, from the base layer their images share: the
+    // kernel holds its pages once for both (README, "Memory": what the two processes take together).
+    const operatorPod = pods.find((p: any) => p.metadata.labels['app.kubernetes.io/name'] === 'git-change-operator');
+    const pids = await Promise.all(
+      operatorPod.status.containerStatuses.map((c: any) => containerPid(target.cluster, c.containerID)),
+    );
+    assert.equal(pids.length, 2);
+    const [manager, sidecar] = await Promise.all(pids.map((pid) => residentTogether([pid])));
+    const together = await residentTogether(pids);
+    const sharedMb = (manager?.fileMb ?? 0) + (sidecar?.fileMb ?? 0) - together.fileMb;
+    const rounded = (mb: number | undefined) => Math.round((mb ?? 0) * 10) / 10;
+    figure('operator pod, both processes (MB): each, and together with shared pages once', {
+      manager: rounded(manager?.mb),
+      sidecar: rounded(sidecar?.mb),
+      together: rounded(together.mb),
+      sharedFilePages: rounded(sharedMb),
+    });
+    assert.ok(
+      sharedMb > 10,
+      `the manager and the sidecar share ${sharedMb.toFixed(1)} MB of file pages (Node's binary)`,
+    );
     for (const p of pods) {
       for (const c of p.status.containerStatuses) {
         assert.equal(c.restartCount, 0, `${p.metadata.name}/${c.name} restarted: ${JSON.stringify(c.lastState)}`);

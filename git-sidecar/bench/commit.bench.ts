@@ -16,10 +16,12 @@ import {
   createBareRepository,
   GitHttpServer,
   generatedFilePath,
+  manifestRuntimeEnv,
   OtlpReceiver,
   removeTempDirs,
   runOk,
   startSidecar,
+  TreePeakSampler,
   tempDir,
   useCompiledBuild,
 } from '@gco/testenv';
@@ -138,8 +140,12 @@ try {
     await createBareRepository(join(root, `repos/trace-${name}.git`), shapes.small);
   const bytesRepoMb = await sizeMb(join(root, 'repos/bytes.git'));
   const server = await new GitHttpServer({ root: join(root, 'repos'), auth: { tokens: [token] } }).start();
-  const sidecar = await startSidecar({ args: ['--log-level=warn'] });
+  // With the manifests' NODE_OPTIONS and allocator settings, as users run it.
+  const runtimeEnv = await manifestRuntimeEnv('git-sidecar');
+  const sidecar = await startSidecar({ args: ['--log-level=warn'], env: runtimeEnv });
   const pid = sidecar.process.child.pid as number;
+  // The sidecar with the git processes it runs: what its container's memory limit must hold (page cache aside).
+  const tree = new TreePeakSampler(pid);
   let peakRss = 0;
   const peaks: Record<string, number> = {};
   const sampler = setInterval(async () => {
@@ -239,6 +245,13 @@ try {
       '',
       'target < 200 MB',
     );
+    tree.stop();
+    report(
+      'sidecar with its git processes, peak anonymous memory (sampled every 250 ms)',
+      `${tree.peakAnonMb.toFixed(0)} MB (up to ${tree.peakProcesses} processes)`,
+      '',
+      '',
+    );
     const clones = await sizeMb(join(sidecar.dataDir, 'clones'));
     report(
       'clones on disk after the run',
@@ -252,10 +265,10 @@ try {
     // that neither gets a warmer clone or a quieter machine.
     const receiver = await OtlpReceiver.start();
     const pair = {
-      plain: await startSidecar({ args: ['--log-level=warn'] }),
+      plain: await startSidecar({ args: ['--log-level=warn'], env: runtimeEnv }),
       traced: await startSidecar({
         args: ['--log-level=warn'],
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' },
+        env: { ...runtimeEnv, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' },
       }),
     };
     try {

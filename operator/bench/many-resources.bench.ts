@@ -34,46 +34,37 @@
  * memory limit would give), GCO_BENCH_HEAP_SNAPSHOT=<dir> (heap snapshots of the restarted operator and of
  * the sidecar at the end, and their summaries), GCO_BENCH_OUTPUT=<file> (the figures as JSON).
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
   ControlPlane,
   createBareRepository,
   GitHttpServer,
+  manifestRuntimeEnv,
   type OperatorProcess,
   removeTempDirs,
   repoRoot,
+  residentTogether,
   runOk,
   startOperator,
   startSidecar,
+  TreePeakSampler,
   tempDir,
   useCompiledBuild,
 } from '@gco/testenv';
-import { parse } from 'yaml';
-import {
-  type ProcessMemory,
-  processCpuSeconds,
-  processMemory,
-  processStartedAt,
-  TreePeakSampler,
-} from './support/process-memory.ts';
+import { type ProcessMemory, processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
 import { Metrics } from './support/prometheus.ts';
 import { ReadyWatch } from './support/ready-watch.ts';
 import { printReport, type Row } from './support/report.ts';
-import { residentTogether } from './support/resident-together.ts';
 
 const env = process.env;
 
-/** NODE_OPTIONS of a container as the shipped StatefulSet sets it: the benchmark runs what users run. */
-async function manifestNodeOptions(container: string): Promise<string> {
-  const statefulSet = parse(await readFile(join(repoRoot, 'manifests/manager/statefulset.yaml'), 'utf8')) as {
-    spec: {
-      template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } };
-    };
-  };
-  const found = statefulSet.spec.template.spec.containers.find((c) => c.name === container);
-  return found?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+/** A container's runtime settings as the shipped StatefulSet gives them, unless GCO_BENCH_NODE_OPTIONS. */
+async function runtimeEnv(container: 'manager' | 'git-sidecar', ...extraOptions: string[]) {
+  const fromManifest = await manifestRuntimeEnv(container);
+  const options = [env.GCO_BENCH_NODE_OPTIONS ?? fromManifest.NODE_OPTIONS, ...extraOptions];
+  return { ...fromManifest, NODE_OPTIONS: options.filter(Boolean).join(' ') };
 }
 const quick = env.GCO_BENCH_QUICK === '1';
 const resources = Number(env.GCO_BENCH_RESOURCES ?? (quick ? 300 : 5000));
@@ -218,35 +209,25 @@ try {
     for (const what of ['operator', 'sidecar']) await mkdir(join(heapSnapshotDir, what), { recursive: true });
   const sidecar = await startSidecar({
     args: ['--log-level=warn'],
-    env: {
-      NODE_OPTIONS: [
-        env.GCO_BENCH_NODE_OPTIONS ?? (await manifestNodeOptions('git-sidecar')),
-        heapSnapshotDir ? heapSnapshotOptions('sidecar') : '',
-      ]
-        .filter(Boolean)
-        .join(' '),
-    },
+    env: await runtimeEnv('git-sidecar', heapSnapshotDir ? heapSnapshotOptions('sidecar') : ''),
   });
-  const managerNodeOptions = await manifestNodeOptions('manager');
   const operatorArgs = [
     '--log-level=info',
     `--namespaces=${namespace}`,
     ...(env.GCO_BENCH_OPERATOR_ARGS ?? '').split(' ').filter(Boolean),
   ];
-  const operatorEnv = (snapshot: boolean) => {
-    const options = [
+  const operatorEnv = (snapshot: boolean) =>
+    runtimeEnv(
+      'manager',
       // The heap a container's memory limit would give it (Node sizes its heap from the cgroup limit).
       env.GCO_BENCH_HEAP_MB ? `--max-old-space-size=${env.GCO_BENCH_HEAP_MB}` : '',
-      env.GCO_BENCH_NODE_OPTIONS ?? managerNodeOptions,
       snapshot && heapSnapshotDir ? heapSnapshotOptions('operator') : '',
-    ];
-    return { NODE_OPTIONS: options.filter(Boolean).join(' ') };
-  };
+    );
   // The first operator never resyncs: the burst and the latencies are measured without one in between.
   let operator = await startOperator(plane, {
     sidecarSocket: sidecar.socketPath,
     args: [...operatorArgs, '--resync-period=0'],
-    env: operatorEnv(false),
+    env: await operatorEnv(false),
   });
   const idleOperator = await processMemory(operator.process.child.pid);
   /** Both processes' memory now: each, and the two together (shared pages once). */
@@ -428,7 +409,7 @@ try {
     },
     { what: '... sidecar after the burst', figure: heapFigures(sidecarAfter) },
     {
-      what: '... sidecar with its git processes: peak anonymous memory (sampled every 100 ms)',
+      what: '... sidecar with its git processes: peak anonymous memory (sampled every 250 ms)',
       figure: `${mb(sidecarTree.peakAnonMb)} (up to ${sidecarTree.peakProcesses} processes)`,
     },
     {
@@ -483,7 +464,7 @@ try {
   operator = await startOperator(plane, {
     sidecarSocket: sidecar.socketPath,
     args: [...operatorArgs, `--resync-period=${resyncSeconds}s`],
-    env: operatorEnv(true),
+    env: await operatorEnv(true),
   });
   const restarted = operator;
   const startedAt = await processStartedAt(restarted.process.child.pid as number);
@@ -607,9 +588,9 @@ try {
       ['operator', 'manager'],
       ['sidecar', 'git-sidecar'],
     ] as const) {
-      const result = (await probe('modules.ts', [which], {
-        NODE_OPTIONS: env.GCO_BENCH_NODE_OPTIONS ?? (await manifestNodeOptions(container)),
-      })) as { rows: Array<{ what: string; anonMb: number; heapMb: number }> };
+      const result = (await probe('modules.ts', [which], await runtimeEnv(container))) as {
+        rows: Array<{ what: string; anonMb: number; heapMb: number }>;
+      };
       for (const r of result.rows)
         rows.push({
           what: `${which} module cost: ${r.what}`,

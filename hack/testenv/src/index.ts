@@ -10,7 +10,7 @@ export {
 } from './control-plane.ts';
 export { type CrashingGit, crashingGit } from './crashing-git.ts';
 export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
-export { compiledCondition, entryPoint, useCompiledBuild } from './entry-point.ts';
+export { compiledCondition, entryPoint, manifestRuntimeEnv, useCompiledBuild } from './entry-point.ts';
 export {
   assertExactlyOnce,
   commitsWithTrailers,
@@ -49,9 +49,11 @@ export {
 } from './operator-process.ts';
 export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
+export { processTree, TreePeakSampler } from './process-tree.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { commitCount, executionsOn, fileAt, headOf } from './repository-contents.ts';
+export { type ResidentTogether, residentTogether } from './resident-together.ts';
 export { sharedCluster, sharedControlPlane, stopSharedCluster, stopSharedControlPlane } from './shared.ts';
 export { type SidecarProcess, startSidecar } from './sidecar-process.ts';
 export { generateSshKey, SshGitServer, type SshGitServerOptions, type SshKeyPair } from './ssh-server.ts';

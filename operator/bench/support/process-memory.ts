@@ -1,5 +1,5 @@
 /** A process's memory and start time, from /proc (Linux). */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 
 export interface ProcessMemory {
   /** Resident set size now, MB. */
@@ -46,42 +46,4 @@ export async function processCpuSeconds(pid: number | undefined): Promise<{ own:
     own: ((fields[11] ?? 0) + (fields[12] ?? 0)) / ticks,
     children: ((fields[13] ?? 0) + (fields[14] ?? 0)) / ticks,
   };
-}
-
-/** A process and all its descendants, from /proc/<pid>/task/<tid>/children. */
-async function processTree(pid: number): Promise<number[]> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  const children: number[] = [];
-  for (const tid of tasks) {
-    const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '');
-    children.push(...text.split(' ').filter(Boolean).map(Number));
-  }
-  const below = await Promise.all(children.map(processTree));
-  return [pid, ...below.flat()];
-}
-
-/**
- * The peak of a process tree's anonymous memory (the sidecar with its git children: what its container's
- * limit must hold besides page cache), sampled every `everyMs`: short spikes between samples are missed.
- */
-export class TreePeakSampler {
-  peakAnonMb = 0;
-  peakProcesses = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(pid: number, everyMs = 100) {
-    this.timer = setInterval(async () => {
-      const tree = await processTree(pid);
-      const anon = await Promise.all(tree.map(async (p) => (await processMemory(p)).anon));
-      this.peakAnonMb = Math.max(
-        this.peakAnonMb,
-        anon.reduce((a, b) => a + b, 0),
-      );
-      this.peakProcesses = Math.max(this.peakProcesses, tree.length);
-    }, everyMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
 }
