@@ -218,7 +218,7 @@ describe('e2e on a real node: the probes of manifests/overlays/e2e failing and r
 
   it('the git sidecar frozen: NotReady, restarted by its liveness probe, Ready again; a GitCommit made meanwhile commits once', async () => {
     const repository = await new RemoteRepository(target, `e2e-probes-${Date.now().toString(36)}/sidecar.git`).create();
-    await freezeUntilRestarted('git-sidecar', /^node git-sidecar\/src\/main\.ts /, () =>
+    await freezeUntilRestarted('git-sidecar', /^node --conditions=gco-compiled git-sidecar\/dist\/main\.js /, () =>
       applyCommit('probe-sidecar-frozen', repository),
     );
     await committedOnce('probe-sidecar-frozen', repository);
@@ -228,8 +228,10 @@ describe('e2e on a real node: the probes of manifests/overlays/e2e failing and r
     const repository = await new RemoteRepository(target, `e2e-probes-${Date.now().toString(36)}/manager.git`).create();
     const identity = await holder();
     assert.match(identity, identityOf);
-    const { frozenAt } = await freezeUntilRestarted('manager', /^node operator\/src\/main\.ts /, () =>
-      applyCommit('probe-manager-frozen', repository),
+    const { frozenAt } = await freezeUntilRestarted(
+      'manager',
+      /^node --conditions=gco-compiled operator\/dist\/main\.js /,
+      () => applyCommit('probe-manager-frozen', repository),
     );
     let leader: any;
     await waitFor(

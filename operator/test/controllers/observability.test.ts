@@ -269,8 +269,19 @@ describe('observability: traces, logs and metrics', function () {
       assert.equal(sample(scNow, 'gco_clones'), clones.length, `the clones on disk: ${clones.join(' ')}`);
       assert.ok((sample(sc, 'gco_clone_cache_bytes') ?? 0) > 0);
       assert.match(sc, /^# TYPE gco_queue_depth gauge$/m);
-      // Bounded cardinality: our metrics use only these labels (no object names, no URLs but the queue's).
-      const allowed = new Set(['kind', 'result', 'reason', 'controller', 'name', 'phase', 'repository', 'le']);
+      // Bounded cardinality: our metrics use only these labels (no object names, no URLs but the queue's;
+      // `structure` names the sidecar's fixed set of held structures).
+      const allowed = new Set([
+        'kind',
+        'result',
+        'reason',
+        'controller',
+        'name',
+        'phase',
+        'repository',
+        'structure',
+        'le',
+      ]);
       for (const text of [op, sc]) {
         for (const line of text.split('\n').filter((l) => l.startsWith('gco_') && l.includes('{'))) {
           for (const [, label] of line.matchAll(/[{,]([a-z_]+)="/g)) assert.ok(allowed.has(label as string), line);
