@@ -292,13 +292,25 @@ try {
         figure: `${mb(afterSmall.operator.peak)} / ${mb(afterSmall.sidecar.peak)}`,
       },
       { what: '... right after the last is Ready', figure: memoryFigure(afterSmall) },
+      { what: `... then idle ${idleSeconds} s`, figure: memoryFigure(settled) },
       {
-        what: `... then idle ${idleSeconds} s`,
-        figure: memoryFigure(settled),
-        target: 'each within 10% of idle',
-        met: settled.operator.rss <= idle.operator.rss * 1.1 && settled.sidecar.rss <= idle.sidecar.rss * 1.1,
+        // What the issue asks of the sidecar; the operator's cache holds the new objects besides.
+        what: '... the sidecar back at its idle RSS',
+        figure: `${mb(settled.sidecar.rss)} against ${mb(idle.sidecar.rss)} (operator ${mb(settled.operator.rss)} against ${mb(idle.operator.rss)})`,
+        target: 'within 10%',
+        met: settled.sidecar.rss <= idle.sidecar.rss * 1.1,
       },
     );
+    for (const [who, port] of [
+      ['operator', operator.metricsPort],
+      ['sidecar', sidecar.metricsPort],
+    ] as const) {
+      const m = await Metrics.scrape(port);
+      rows.push({
+        what: `... ${who} then: memory releases so far; its heap`,
+        figure: `${m.get('gco_memory_releases_total')}; ${heapFigures(m)}`,
+      });
+    }
   }
 
   /** CPU seconds so far of each process of the system (the benchmark's children: git http-backend). */
