@@ -9,7 +9,6 @@
  * and < 1.3x the 1k-file figure; a burst of 200 jobs pushed within 15 s; a cold blobless clone under
  * 3 s per 100 MB; sidecar RSS under 200 MB throughout.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSidecarClient, type SidecarClient } from '@gco/sidecar-api';
 import {
@@ -18,6 +17,7 @@ import {
   generatedFilePath,
   manifestRuntimeEnv,
   OtlpReceiver,
+  processMemory,
   removeTempDirs,
   runOk,
   startSidecar,
@@ -38,12 +38,6 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 };
 const ms = (x: number) => `${x.toFixed(0)} ms`;
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
-}
 
 async function sizeMb(path: string): Promise<number> {
   return Number((await runOk('du', ['-sk', path])).split('\t')[0]) / 1024;
@@ -149,7 +143,7 @@ try {
   let peakRss = 0;
   const peaks: Record<string, number> = {};
   const sampler = setInterval(async () => {
-    peakRss = Math.max(peakRss, await rssMb(pid));
+    peakRss = Math.max(peakRss, (await processMemory(pid)).rss);
   }, 50);
   const client = createSidecarClient({ socketPath: sidecar.socketPath });
   try {

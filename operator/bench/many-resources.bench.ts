@@ -43,6 +43,8 @@ import {
   GitHttpServer,
   manifestRuntimeEnv,
   type OperatorProcess,
+  type ProcessMemory,
+  processMemory,
   removeTempDirs,
   repoRoot,
   residentTogether,
@@ -53,7 +55,7 @@ import {
   tempDir,
   useCompiledBuild,
 } from '@gco/testenv';
-import { type ProcessMemory, processCpuSeconds, processMemory, processStartedAt } from './support/process-memory.ts';
+import { processCpuSeconds, processStartedAt } from './support/process-memory.ts';
 import { Metrics } from './support/prometheus.ts';
 import { ReadyWatch } from './support/ready-watch.ts';
 import { printReport, type Row } from './support/report.ts';

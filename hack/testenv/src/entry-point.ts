@@ -5,9 +5,7 @@
  * condition. Benchmarks run the compiled form (useCompiledBuild): type stripping costs a process ~30 MB.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { repoRoot } from './paths.ts';
 import { runOk } from './processes.ts';
 
@@ -33,24 +31,4 @@ export async function useCompiledBuild(): Promise<'compiled' | 'sources'> {
   await runOk('bash', [join(repoRoot, 'hack/build.sh')], { timeoutMs: 300_000 });
   process.env.GCO_RUN_COMPILED = '1';
   return 'compiled';
-}
-
-/** The environment variables of the manifests' containers that tune Node and its allocator. */
-const runtimeVariables = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'];
-
-/**
- * The runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX) a container of manifests/manager/statefulset.yaml
- * runs with: benchmarks run the processes as users run them.
- */
-export async function manifestRuntimeEnv(container: 'manager' | 'git-sidecar'): Promise<Record<string, string>> {
-  const statefulSet = parse(await readFile(join(repoRoot, 'manifests/manager/statefulset.yaml'), 'utf8')) as {
-    spec: {
-      template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } };
-    };
-  };
-  const found = statefulSet.spec.template.spec.containers.find((c) => c.name === container);
-  if (!found) throw new Error(`manifests/manager/statefulset.yaml has no container ${container}`);
-  return Object.fromEntries(
-    (found.env ?? []).flatMap((e) => (runtimeVariables.includes(e.name) && e.value ? [[e.name, e.value]] : [])),
-  );
 }

@@ -10,7 +10,7 @@ export {
 } from './control-plane.ts';
 export { type CrashingGit, crashingGit } from './crashing-git.ts';
 export { type Docker, releaseSharedDocker, sharedDocker, useDocker } from './docker.ts';
-export { compiledCondition, entryPoint, manifestRuntimeEnv, useCompiledBuild } from './entry-point.ts';
+export { compiledCondition, entryPoint, useCompiledBuild } from './entry-point.ts';
 export {
   assertExactlyOnce,
   commitsWithTrailers,
@@ -36,6 +36,7 @@ export {
   withDockerfileInputs,
 } from './images.ts';
 export { LocalRegistry } from './local-registry.ts';
+export { manifestRuntimeEnv } from './manifest-container.ts';
 export { forwardTcp, freePort, waitFor } from './net.ts';
 export { Cluster, type ClusterOptions, type NodeBinaries, nodeBinaries } from './node.ts';
 export { type NodeLayout, nodeLayout } from './node-slot.ts';
@@ -49,7 +50,7 @@ export {
 } from './operator-process.ts';
 export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 export { repoRoot } from './paths.ts';
-export { processTree, TreePeakSampler } from './process-tree.ts';
+export { type ProcessMemory, processMemory, processTree, TreePeakSampler } from './process-memory.ts';
 export { type ManagedProcess, type RunResult, run, runOk, startProcess } from './processes.ts';
 export { createBareRepository, defaultBranch, generatedFilePath, type RepositoryShape } from './repositories.ts';
 export { commitCount, executionsOn, fileAt, headOf } from './repository-contents.ts';

@@ -53,6 +53,31 @@ export interface ManifestContainer {
   remove(): Promise<void>;
 }
 
+/** A workload manifest of the repository, and one of its containers by name. */
+async function manifestContainer(
+  manifest: string,
+  name: string,
+): Promise<{ workload: Workload; container: Container }> {
+  const workload = parse(await readFile(join(repoRoot, manifest), 'utf8')) as Workload;
+  const container = workload.spec.template.spec.containers.find((c) => c.name === name);
+  if (!container) throw new Error(`${manifest} has no container ${name}`);
+  return { workload, container };
+}
+
+/** The environment variables of the manifests' containers that tune Node and its allocator. */
+const runtimeVariables = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'];
+
+/**
+ * The runtime settings (NODE_OPTIONS, MALLOC_ARENA_MAX) a container of manifests/manager/statefulset.yaml
+ * runs with: benchmarks run the processes as users run them.
+ */
+export async function manifestRuntimeEnv(name: 'manager' | 'git-sidecar'): Promise<Record<string, string>> {
+  const { container } = await manifestContainer('manifests/manager/statefulset.yaml', name);
+  return Object.fromEntries(
+    (container.env ?? []).flatMap((e) => (runtimeVariables.includes(e.name) && e.value ? [[e.name, e.value]] : [])),
+  );
+}
+
 async function chownTree(path: string, uid: number, gid: number): Promise<void> {
   await chown(path, uid, gid);
   for (const entry of await readdir(path, { withFileTypes: true })) {
@@ -78,10 +103,8 @@ export async function runManifestContainer(
     args?: string[];
   },
 ): Promise<ManifestContainer> {
-  const workload = parse(await readFile(join(repoRoot, opts.manifest), 'utf8')) as Workload;
+  const { workload, container } = await manifestContainer(opts.manifest, opts.container);
   const pod = workload.spec.template.spec;
-  const container = pod.containers.find((c) => c.name === opts.container);
-  if (!container) throw new Error(`${opts.manifest} has no container ${opts.container}`);
   const uid = container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser ?? 0;
   const gid = container.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup ?? 0;
   const fsGroup = pod.securityContext?.fsGroup;

@@ -6,6 +6,7 @@
  * /proc/<pid>/pagemap, which shows them to root only.
  */
 import { open, readFile } from 'node:fs/promises';
+import { processMemory } from './process-memory.ts';
 
 const pageSize = 4096;
 const mb = (pages: number) => (pages * pageSize) / 2 ** 20;
@@ -21,8 +22,7 @@ export async function residentTogether(pids: number[]): Promise<ResidentTogether
   const filePages = new Set<number>();
   let anonPages = 0;
   for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    anonPages += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) / (pageSize / 1024);
+    anonPages += ((await processMemory(pid)).anon * 2 ** 20) / pageSize;
     const maps = (await readFile(`/proc/${pid}/maps`, 'utf8')).trim().split('\n');
     const pagemap = await open(`/proc/${pid}/pagemap`, 'r');
     try {

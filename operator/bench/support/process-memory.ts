@@ -1,21 +1,5 @@
-/** A process's memory and start time, from /proc (Linux). */
+/** A process's start time and CPU seconds, from /proc (Linux); its memory: @gco/testenv processMemory. */
 import { readFile } from 'node:fs/promises';
-
-export interface ProcessMemory {
-  /** Resident set size now, MB. */
-  rss: number;
-  /** The kernel's high-water mark of the resident set (VmHWM): the peak, exact, without sampling. */
-  peak: number;
-  /** Anonymous memory (heaps, buffers) and file-backed pages (the binary, shared libraries), MB. */
-  anon: number;
-  file: number;
-}
-
-export async function processMemory(pid: number | undefined): Promise<ProcessMemory> {
-  const status = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '') : '';
-  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  return { rss: mb('VmRSS'), peak: mb('VmHWM'), anon: mb('RssAnon'), file: mb('RssFile') };
-}
 
 /** When the process started, as a performance.now() instant of this process (10 ms resolution). */
 export async function processStartedAt(pid: number): Promise<number> {

@@ -1,8 +1,25 @@
 /**
- * A process with all its descendants, sampled: the git sidecar with the git processes it runs, as its
- * container's memory limit must hold them.
+ * A process's memory as the kernel counts it (/proc, Linux), alone or with all its descendants: the git
+ * sidecar with the git processes it runs, as its container's memory limit must hold them.
  */
 import { readdir, readFile } from 'node:fs/promises';
+
+export interface ProcessMemory {
+  /** Resident set size now, MB. */
+  rss: number;
+  /** The kernel's high-water mark of the resident set (VmHWM): the peak, exact, without sampling. */
+  peak: number;
+  /** Anonymous memory (heaps, buffers) and file-backed pages (the binary, shared libraries), MB. */
+  anon: number;
+  file: number;
+}
+
+/** All zero once the process is gone. */
+export async function processMemory(pid: number | undefined): Promise<ProcessMemory> {
+  const status = pid ? await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '') : '';
+  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: mb('VmRSS'), peak: mb('VmHWM'), anon: mb('RssAnon'), file: mb('RssFile') };
+}
 
 /** A process and all its descendants, from /proc/<pid>/task/<tid>/children. */
 export async function processTree(pid: number): Promise<number[]> {
@@ -14,12 +31,6 @@ export async function processTree(pid: number): Promise<number[]> {
   }
   const below = await Promise.all(children.map(processTree));
   return [pid, ...below.flat()];
-}
-
-/** Anonymous memory of a process, MB (0 once it is gone). */
-async function anonMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /**
@@ -34,7 +45,7 @@ export class TreePeakSampler {
   constructor(pid: number, everyMs = 250) {
     this.timer = setInterval(async () => {
       const tree = await processTree(pid);
-      const anon = await Promise.all(tree.map(anonMb));
+      const anon = await Promise.all(tree.map(async (p) => (await processMemory(p)).anon));
       this.peakAnonMb = Math.max(
         this.peakAnonMb,
         anon.reduce((a, b) => a + b, 0),
